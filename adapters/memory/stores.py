@@ -1,0 +1,147 @@
+"""In-process fakes of the storage ports, for fast use-case tests.
+
+They share one `MemoryDatabase` so tenancy and soft delete behave as the SQL does; the shared port
+test suite runs the same assertions against these and the Postgres adapters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+import msgspec
+
+from application.ports.sessions import Message
+from domain.errors import AgentKeyTaken, EmailTaken
+from domain.model import Agent, Room, Session, User
+from domain.pricing import PricingVersion
+
+
+@dataclass
+class MemoryDatabase:
+    users: dict[UUID, User] = field(default_factory=dict)
+    keys: dict[bytes, UUID] = field(default_factory=dict)
+    rooms: dict[UUID, Room] = field(default_factory=dict)
+    deleted_rooms: set[UUID] = field(default_factory=set)
+    agents: dict[UUID, Agent] = field(default_factory=dict)
+    sessions: dict[UUID, Session] = field(default_factory=dict)
+    messages: dict[UUID, list[Message]] = field(default_factory=dict)
+
+    def live_room(self, owner_id: UUID, room_id: UUID) -> Room | None:
+        room = self.rooms.get(room_id)
+        if room is None or room.owner_id != owner_id or room_id in self.deleted_rooms:
+            return None
+        return room
+
+
+class MemoryUserStore:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self._db = db
+
+    async def create_user(self, user: User, key_hash: bytes) -> None:
+        if any(u.email.lower() == user.email.lower() for u in self._db.users.values()):
+            raise EmailTaken("A user with this e-mail already exists.")
+        self._db.users[user.id] = user
+        self._db.keys[key_hash] = user.id
+
+    async def user_for_key(self, key_hash: bytes) -> User | None:
+        user_id = self._db.keys.get(key_hash)
+        return self._db.users.get(user_id) if user_id else None
+
+
+class MemoryRoomStore:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self._db = db
+
+    async def create_room(self, room: Room) -> None:
+        self._db.rooms[room.id] = room
+
+    async def rooms_of(self, owner_id: UUID) -> list[Room]:
+        rooms = [r for r in self._db.rooms.values() if self._db.live_room(owner_id, r.id)]
+        return sorted(rooms, key=lambda r: (r.created_at, r.id), reverse=True)
+
+    async def room_of(self, owner_id: UUID, room_id: UUID) -> Room | None:
+        return self._db.live_room(owner_id, room_id)
+
+    async def save_room(self, room: Room) -> None:
+        if self._db.live_room(room.owner_id, room.id):
+            stored = self._db.rooms[room.id]
+            self._db.rooms[room.id] = msgspec.structs.replace(room, current_mode=stored.current_mode)
+
+    async def delete_room(self, owner_id: UUID, room_id: UUID, at: datetime) -> bool:
+        if self._db.live_room(owner_id, room_id) is None:
+            return False
+        self._db.deleted_rooms.add(room_id)
+        return True
+
+
+class MemoryAgentStore:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self._db = db
+
+    async def add_agent(self, agent: Agent) -> None:
+        if any(a.room_id == agent.room_id and a.agent_key == agent.agent_key for a in self._db.agents.values()):
+            raise AgentKeyTaken(f"This room already has an agent with key {agent.agent_key!r}.")
+        self._db.agents[agent.id] = agent
+
+    async def agents_of(self, owner_id: UUID, room_id: UUID) -> list[Agent]:
+        if self._db.live_room(owner_id, room_id) is None:
+            return []
+        roster = [a for a in self._db.agents.values() if a.room_id == room_id]
+        return sorted(roster, key=lambda a: (a.position, a.agent_key))
+
+    async def agent_of(self, owner_id: UUID, room_id: UUID, agent_id: UUID) -> Agent | None:
+        agent = self._db.agents.get(agent_id)
+        if agent is None or agent.room_id != room_id or self._db.live_room(owner_id, room_id) is None:
+            return None
+        return agent
+
+    async def save_agent(self, agent: Agent) -> None:
+        if agent.id in self._db.agents:
+            self._db.agents[agent.id] = agent
+
+    async def remove_agent(self, owner_id: UUID, room_id: UUID, agent_id: UUID) -> bool:
+        if await self.agent_of(owner_id, room_id, agent_id) is None:
+            return False
+        del self._db.agents[agent_id]
+        return True
+
+
+class MemorySessionStore:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self._db = db
+
+    async def create_session(self, session: Session) -> None:
+        self._db.sessions[session.id] = session
+
+    async def sessions_of_room(self, owner_id: UUID, room_id: UUID) -> list[Session]:
+        if self._db.live_room(owner_id, room_id) is None:
+            return []
+        found = [s for s in self._db.sessions.values() if s.room_id == room_id and s.user_id == owner_id]
+        return sorted(found, key=lambda s: (s.created_at, s.id))
+
+    async def session_of(self, owner_id: UUID, session_id: UUID) -> Session | None:
+        session = self._db.sessions.get(session_id)
+        if session is None or session.user_id != owner_id:
+            return None
+        return session if self._db.live_room(owner_id, session.room_id) else None
+
+    async def messages_of(self, owner_id: UUID, session_id: UUID) -> list[Message]:
+        if await self.session_of(owner_id, session_id) is None:
+            return []
+        return list(self._db.messages.get(session_id, []))
+
+
+class MemoryPricingStore:
+    def __init__(self, versions: list[PricingVersion]) -> None:
+        self._versions = sorted(versions, key=lambda v: (v.effective_from, v.version), reverse=True)
+
+    async def active_version(self) -> PricingVersion:
+        return self._versions[0]
+
+    async def pricing_version(self, version: str) -> PricingVersion | None:
+        return next((v for v in self._versions if v.version == version), None)
+
+    async def pricing_versions(self) -> list[PricingVersion]:
+        return list(self._versions)

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg_pool import AsyncConnectionPool
+
+from domain.model import Mode, Room
+
+ROOM_COLUMNS = "id, owner_id, name, goal, current_mode, pending_mode, manager_model, created_at, updated_at"
+INSERT_ROOM = """
+INSERT INTO rooms (id, owner_id, name, goal, current_mode, pending_mode, manager_model, created_at, updated_at)
+VALUES (%(id)s, %(owner_id)s, %(name)s, %(goal)s, %(current_mode)s, %(pending_mode)s, %(manager_model)s,
+        %(created_at)s, %(updated_at)s)
+"""
+SELECT_ROOMS_OF_OWNER = f"""
+SELECT {ROOM_COLUMNS} FROM rooms
+WHERE owner_id = %(owner_id)s AND deleted_at IS NULL
+ORDER BY created_at DESC, id DESC
+"""
+SELECT_ROOM = f"""
+SELECT {ROOM_COLUMNS} FROM rooms
+WHERE id = %(room_id)s AND owner_id = %(owner_id)s AND deleted_at IS NULL
+"""
+UPDATE_ROOM = """
+UPDATE rooms SET name = %(name)s, goal = %(goal)s, manager_model = %(manager_model)s,
+                 pending_mode = %(pending_mode)s, updated_at = %(updated_at)s
+WHERE id = %(id)s AND owner_id = %(owner_id)s AND deleted_at IS NULL
+"""
+SOFT_DELETE_ROOM = """
+UPDATE rooms SET deleted_at = %(at)s, updated_at = %(at)s
+WHERE id = %(room_id)s AND owner_id = %(owner_id)s AND deleted_at IS NULL
+"""
+
+
+def to_room(row: dict[str, Any]) -> Room:
+    pending = row["pending_mode"]
+    return Room(id=row["id"], owner_id=row["owner_id"], name=row["name"], goal=row["goal"],
+                current_mode=Mode(row["current_mode"]), pending_mode=Mode(pending) if pending else None,
+                manager_model=row["manager_model"], created_at=row["created_at"], updated_at=row["updated_at"])
+
+
+def room_params(room: Room) -> dict[str, Any]:
+    return {"id": room.id, "owner_id": room.owner_id, "name": room.name, "goal": room.goal,
+            "current_mode": room.current_mode.value,
+            "pending_mode": room.pending_mode.value if room.pending_mode else None,
+            "manager_model": room.manager_model, "created_at": room.created_at, "updated_at": room.updated_at}
+
+
+class PostgresRoomStore:
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self._pool = pool
+
+    async def create_room(self, room: Room) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(INSERT_ROOM, room_params(room))
+
+    async def rooms_of(self, owner_id: UUID) -> list[Room]:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(SELECT_ROOMS_OF_OWNER, {"owner_id": owner_id})
+            return [to_room(r) for r in await cur.fetchall()]
+
+    async def room_of(self, owner_id: UUID, room_id: UUID) -> Room | None:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(SELECT_ROOM, {"owner_id": owner_id, "room_id": room_id})
+            row = await cur.fetchone()
+        return to_room(row) if row else None
+
+    async def save_room(self, room: Room) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(UPDATE_ROOM, room_params(room))
+
+    async def delete_room(self, owner_id: UUID, room_id: UUID, at: datetime) -> bool:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(SOFT_DELETE_ROOM, {"owner_id": owner_id, "room_id": room_id, "at": at})
+            return cur.rowcount == 1

@@ -1,0 +1,16 @@
+"""The real clock and id generator."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class RandomIds:
+    def new_id(self) -> uuid.UUID:
+        return uuid.uuid4()

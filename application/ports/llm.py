@@ -1,0 +1,64 @@
+"""The LLM port: what a turn needs from a model provider."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Literal, Protocol
+
+import msgspec
+
+from domain.model import ModelSpec
+from domain.turns import StepError, TokenUsage
+
+AttemptStatus = Literal["success", "error", "timeout", "rate_limited"]
+
+
+class ChatMessage(msgspec.Struct, frozen=True):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class LlmRequest(msgspec.Struct, frozen=True, kw_only=True):
+    model: ModelSpec
+    messages: list[ChatMessage]
+    # call_id of the first attempt, generated (and recorded) by the caller before the call.
+    first_call_id: str
+    max_output_tokens: int = 2048
+
+
+class LlmAttempt(msgspec.Struct, frozen=True, kw_only=True):
+    """One attempt that reached the provider: it becomes exactly one ledger row."""
+
+    call_id: str
+    status: AttemptStatus
+    usage: TokenUsage
+    latency_ms: int
+    request_id: str | None = None
+    # True when the provider reported no usage and the figures are a local estimate.
+    usage_estimated: bool = False
+    error: StepError | None = None
+
+
+class LlmResult(msgspec.Struct, frozen=True, kw_only=True):
+    """The outcome of a call with its retries. `error` is None exactly when `text` is the answer."""
+
+    text: str
+    attempts: list[LlmAttempt]
+    error: StepError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+DeltaSink = Callable[[str], Awaitable[None]]
+
+
+class LlmClient(Protocol):
+    async def stream(self, request: LlmRequest, on_delta: DeltaSink | None = None) -> LlmResult:
+        """Run the call (with the provider's retry policy), pushing text deltas as they arrive.
+
+        Never raises for provider trouble: every failure is an `LlmResult` with `error` set and
+        one `LlmAttempt` per attempt that reached the provider.
+        """
+        ...

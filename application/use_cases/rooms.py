@@ -1,0 +1,96 @@
+"""Rooms: create, read, rename, change mode (pending), delete."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import msgspec
+
+from application.ports.catalog import ModelCatalog
+from application.ports.clock import Clock, IdGenerator
+from application.ports.rooms import RoomStore
+from domain.errors import NotFound, UnknownModel
+from domain.model import Mode, Room
+from domain.modes import request_mode
+
+
+def check_model(catalog: ModelCatalog, alias: str | None) -> None:
+    if alias is not None and catalog.spec(alias) is None:
+        raise UnknownModel(f"Unknown model alias {alias!r}; GET /api/v1/models lists the known ones.")
+
+
+async def require_room(rooms: RoomStore, owner_id: UUID, room_id: UUID) -> Room:
+    room = await rooms.room_of(owner_id, room_id)
+    if room is None:
+        raise NotFound("No such room.")
+    return room
+
+
+class CreateRoom:
+    def __init__(self, rooms: RoomStore, catalog: ModelCatalog, clock: Clock, ids: IdGenerator) -> None:
+        self._rooms, self._catalog, self._clock, self._ids = rooms, catalog, clock, ids
+
+    async def execute(self, owner_id: UUID, *, name: str, goal: str | None, mode: Mode,
+                      manager_model: str | None) -> Room:
+        check_model(self._catalog, manager_model)
+        now = self._clock.now()
+        room = Room(id=self._ids.new_id(), owner_id=owner_id, name=name, goal=goal, current_mode=mode,
+                    pending_mode=None, manager_model=manager_model, created_at=now, updated_at=now)
+        await self._rooms.create_room(room)
+        return room
+
+
+class ListRooms:
+    def __init__(self, rooms: RoomStore) -> None:
+        self._rooms = rooms
+
+    async def execute(self, owner_id: UUID) -> list[Room]:
+        return await self._rooms.rooms_of(owner_id)
+
+
+class GetRoom:
+    def __init__(self, rooms: RoomStore) -> None:
+        self._rooms = rooms
+
+    async def execute(self, owner_id: UUID, room_id: UUID) -> Room:
+        return await require_room(self._rooms, owner_id, room_id)
+
+
+class UpdateRoom:
+    """PATCH semantics: fields left UNSET keep their value; `goal`/`manager_model` may be set to null."""
+
+    def __init__(self, rooms: RoomStore, catalog: ModelCatalog, clock: Clock) -> None:
+        self._rooms, self._catalog, self._clock = rooms, catalog, clock
+
+    async def execute(self, owner_id: UUID, room_id: UUID, changes: dict[str, object]) -> Room:
+        room = await require_room(self._rooms, owner_id, room_id)
+        if "manager_model" in changes:
+            check_model(self._catalog, changes["manager_model"])  # type: ignore[arg-type]
+        if not changes:
+            return room
+        room = msgspec.structs.replace(room, **changes, updated_at=self._clock.now())
+        await self._rooms.save_room(room)
+        return room
+
+
+class ChangeMode:
+    """The mode waits in `pending_mode` until the next turn starts (invariant 7)."""
+
+    def __init__(self, rooms: RoomStore, clock: Clock) -> None:
+        self._rooms, self._clock = rooms, clock
+
+    async def execute(self, owner_id: UUID, room_id: UUID, mode: Mode) -> Room:
+        room = await require_room(self._rooms, owner_id, room_id)
+        pending = request_mode(room.current_mode, room.pending_mode, mode)
+        room = msgspec.structs.replace(room, pending_mode=pending, updated_at=self._clock.now())
+        await self._rooms.save_room(room)
+        return room
+
+
+class DeleteRoom:
+    def __init__(self, rooms: RoomStore, clock: Clock) -> None:
+        self._rooms, self._clock = rooms, clock
+
+    async def execute(self, owner_id: UUID, room_id: UUID) -> None:
+        if not await self._rooms.delete_room(owner_id, room_id, self._clock.now()):
+            raise NotFound("No such room.")

@@ -1,0 +1,60 @@
+"""Domain errors. Each carries the stable `code` of API.md; entrypoints map codes to statuses."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    code = "validation_error"
+
+    def __init__(self, detail: str, *, extra: object | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class Unauthorized(DomainError):
+    code = "unauthorized"
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+
+
+class ValidationFailed(DomainError):
+    code = "validation_error"
+
+
+class EmailTaken(DomainError):
+    code = "email_taken"
+
+
+class AgentKeyTaken(DomainError):
+    code = "agent_key_taken"
+
+
+class UnknownModel(DomainError):
+    code = "unknown_model"
+
+
+class TurnInProgress(DomainError):
+    code = "turn_in_progress"
+
+
+class IdempotencyConflict(DomainError):
+    code = "idempotency_conflict"
+
+
+class NoValidTag(DomainError):
+    code = "no_valid_tag"
+
+
+class NoAgents(DomainError):
+    code = "no_agents"
+
+
+class ContextBudgetExceeded(DomainError):
+    code = "context_budget_exceeded"

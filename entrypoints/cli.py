@@ -1,0 +1,66 @@
+"""`pantheon [serve|migrate]`: start the service (migrating first) or just apply migrations."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+
+from adapters.postgres.embedded import embedded_postgres, ensure_database
+from adapters.postgres.schema import migrate
+from entrypoints.logs import configure_logging
+from entrypoints.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("pantheon")
+DATABASE_NAME = "pantheon"
+
+
+@contextlib.contextmanager
+def database(settings: Settings) -> Iterator[str]:
+    """The external database when PANTHEON_DATABASE_URL is set, else an embedded one under PANTHEON_DATA_DIR."""
+    if settings.database_url:
+        yield settings.database_url
+        return
+    with embedded_postgres(settings.data_dir) as admin_uri:
+        yield ensure_database(admin_uri, DATABASE_NAME)
+
+
+def serve(settings: Settings) -> None:
+    import uvicorn
+
+    from entrypoints.container import Container
+    from entrypoints.http.app import create_app
+
+    with database(settings) as url:
+        applied = migrate(url)
+        log.info("migrations applied", extra={"fields": {"applied": applied}})
+        container = Container(settings=settings, database_url=url)
+        app = create_app(container)
+        log.info("serving", extra={"fields": {"url": f"http://{settings.host}:{settings.port}"}})
+        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
+                    timeout_graceful_shutdown=10)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="pantheon", description=__doc__)
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate"])
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"pantheon: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    if args.command == "migrate":
+        with database(settings) as url:
+            applied = migrate(url)
+        log.info("migrations applied", extra={"fields": {"applied": applied}})
+        return 0
+    serve(settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

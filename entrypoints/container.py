@@ -1,0 +1,71 @@
+"""The dependency-injector container: the only module that names concrete adapters."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+from dependency_injector import containers, providers
+from psycopg_pool import AsyncConnectionPool
+
+from adapters.llm.catalog import load_catalog
+from adapters.postgres.agents import PostgresAgentStore
+from adapters.postgres.pool import make_pool
+from adapters.postgres.pricing import PostgresPricingStore
+from adapters.postgres.rooms import PostgresRoomStore
+from adapters.postgres.sessions import PostgresSessionStore
+from adapters.postgres.users import PostgresUserStore
+from adapters.system import RandomIds, SystemClock
+from application.use_cases import agents, rooms, sessions, users
+from application.use_cases import catalog as catalog_uc
+from entrypoints.settings import Settings
+
+
+async def open_pool(database_url: str, max_size: int) -> AsyncIterator[AsyncConnectionPool]:
+    pool = make_pool(database_url, max_size=max_size)
+    await pool.open(wait=True, timeout=30)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+class Container(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+    database_url = providers.Dependency(instance_of=str)
+
+    pool = providers.Resource(open_pool, database_url, settings.provided.db_pool_max)
+    clock = providers.Singleton(SystemClock)
+    ids = providers.Singleton(RandomIds)
+    catalog = providers.Singleton(load_catalog, settings.provided.config_path, providers.Object(os.environ))
+
+    user_store = providers.Singleton(PostgresUserStore, pool)
+    room_store = providers.Singleton(PostgresRoomStore, pool)
+    agent_store = providers.Singleton(PostgresAgentStore, pool)
+    session_store = providers.Singleton(PostgresSessionStore, pool)
+    pricing_store = providers.Singleton(PostgresPricingStore, pool)
+
+    register_user = providers.Factory(users.RegisterUser, user_store, clock, ids,
+                                      open_signup=settings.provided.open_signup)
+    authenticate = providers.Factory(users.Authenticate, user_store)
+
+    create_room = providers.Factory(rooms.CreateRoom, room_store, catalog, clock, ids)
+    list_rooms = providers.Factory(rooms.ListRooms, room_store)
+    get_room = providers.Factory(rooms.GetRoom, room_store)
+    update_room = providers.Factory(rooms.UpdateRoom, room_store, catalog, clock)
+    change_mode = providers.Factory(rooms.ChangeMode, room_store, clock)
+    delete_room = providers.Factory(rooms.DeleteRoom, room_store, clock)
+
+    add_agent = providers.Factory(agents.AddAgent, room_store, agent_store, catalog, clock, ids)
+    list_agents = providers.Factory(agents.ListAgents, room_store, agent_store)
+    update_agent = providers.Factory(agents.UpdateAgent, agent_store, catalog)
+    remove_agent = providers.Factory(agents.RemoveAgent, agent_store)
+
+    open_session = providers.Factory(sessions.OpenSession, room_store, session_store, clock, ids)
+    list_sessions = providers.Factory(sessions.ListSessions, room_store, session_store)
+    get_session = providers.Factory(sessions.GetSession, session_store)
+    list_messages = providers.Factory(sessions.ListMessages, session_store)
+
+    list_models = providers.Factory(catalog_uc.ListModels, catalog, pricing_store)
+    list_pricing = providers.Factory(catalog_uc.ListPricing, pricing_store)
+    get_pricing = providers.Factory(catalog_uc.GetPricing, pricing_store)

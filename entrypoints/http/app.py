@@ -1,0 +1,62 @@
+"""The Litestar application: routes, error table, OpenAPI and the lifespan owning every resource."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from typing import Any
+
+from litestar import Litestar, Router
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from entrypoints.http.deps import dependencies_from
+from entrypoints.http.errors import EXCEPTION_HANDLERS
+from entrypoints.http.middleware import RequestIdMiddleware, require_json
+from entrypoints.http.routes import agents, catalog, rooms, service, sessions, users
+
+MAX_BODY_BYTES = 1024 * 1024
+
+API_HANDLERS = [
+    users.create_user, users.me,
+    catalog.models, catalog.pricing, catalog.pricing_version,
+    rooms.create_room, rooms.list_rooms, rooms.get_room, rooms.update_room, rooms.change_mode, rooms.delete_room,
+    agents.add_agent, agents.list_agents, agents.update_agent, agents.remove_agent,
+    sessions.open_session, sessions.list_sessions, sessions.get_session, sessions.list_messages,
+]
+
+
+def create_app(container: Any, *, manage_resources: bool = True) -> Litestar:
+    """`manage_resources=False` lets a test own the container's resources across several apps."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        app.state.container = container
+        if manage_resources:
+            await container.init_resources()
+        try:
+            yield
+        finally:
+            if manage_resources:
+                await container.shutdown_resources()
+
+    api = Router(path="/api/v1", route_handlers=API_HANDLERS, security=[{"bearer": []}])
+    return Litestar(
+        route_handlers=[service.healthz, api],
+        dependencies=dependencies_from(container),
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=[lifespan],
+        middleware=[RequestIdMiddleware],
+        before_request=require_json,
+        request_max_body_size=MAX_BODY_BYTES,
+        type_encoders={Decimal: str},
+        openapi_config=OpenAPIConfig(
+            title="Pantheon", version="1.0.0", path="/schema", render_plugins=[JsonRenderPlugin()],
+            components=Components(security_schemes={
+                "bearer": SecurityScheme(type="http", scheme="bearer", description="API key from POST /users")}),
+        ),
+        logging_config=None,
+        debug=False,
+    )

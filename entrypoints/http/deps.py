@@ -1,0 +1,56 @@
+"""Bridges the container into Litestar's DI: one plain provider function per use case."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+from uuid import UUID
+
+from dependency_injector import providers
+from litestar import Request
+from litestar.di import Provide
+
+from domain.errors import NotFound
+from domain.model import User
+
+USE_CASES = (
+    "register_user", "authenticate", "create_room", "list_rooms", "get_room", "update_room", "change_mode",
+    "delete_room", "add_agent", "list_agents", "update_agent", "remove_agent", "open_session",
+    "list_sessions", "get_session", "list_messages", "list_models", "list_pricing", "get_pricing",
+)
+
+
+async def resolve(provider: providers.Provider[Any]) -> Any:
+    """Anything built on an async Resource (the pool) comes back as an awaitable from the container."""
+    value = provider()
+    return await value if inspect.isawaitable(value) else value
+
+
+def _wrap(provider: providers.Provider[Any]) -> Provide:
+    async def dependency() -> Any:
+        return await resolve(provider)
+
+    return Provide(dependency)
+
+
+async def current_user(request: Request[Any, Any, Any]) -> User:
+    authenticate = await resolve(request.app.state.container.authenticate)
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    user = await authenticate.execute(token.strip() if scheme.lower() == "bearer" else None)
+    request.state.user_id = str(user.id)
+    return user
+
+
+def dependencies_from(container: Any, names: tuple[str, ...] = USE_CASES) -> dict[str, Provide]:
+    deps = {name: _wrap(getattr(container, name)) for name in names}
+    deps["user"] = Provide(current_user)
+    return deps
+
+
+def parse_id(raw: str) -> UUID:
+    """A malformed id in a path answers like a missing resource (API.md: 404 not_found)."""
+    try:
+        return UUID(raw)
+    except ValueError:
+        raise NotFound("No such resource.") from None

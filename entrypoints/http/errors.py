@@ -1,0 +1,105 @@
+"""One table from failures to HTTP answers: every 4xx/5xx body is {status, code, detail[, extra]}."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from domain.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+STATUS_OF_CODE: dict[str, int] = {
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "validation_error": 422,
+    "email_taken": 409,
+    "agent_key_taken": 409,
+    "turn_in_progress": 409,
+    "idempotency_conflict": 409,
+    "no_valid_tag": 422,
+    "no_agents": 422,
+    "unknown_model": 422,
+    "context_budget_exceeded": 422,
+    "insufficient_credits": 402,
+    "rate_limited": 429,
+}
+CODE_OF_STATUS: dict[int, str] = {
+    400: "validation_error",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+}
+
+
+class ErrorBody(msgspec.Struct, omit_defaults=True):
+    status: int
+    code: str
+    detail: str
+    extra: Any = None
+
+
+def error_response(status: int, code: str, detail: str, extra: Any = None) -> Response[ErrorBody]:
+    return Response(ErrorBody(status=status, code=code, detail=detail, extra=extra), status_code=status,
+                    media_type=MediaType.JSON)
+
+
+def on_domain_error(_: Request, exc: DomainError) -> Response[ErrorBody]:
+    status = STATUS_OF_CODE.get(exc.code, 422)
+    return error_response(status, exc.code, exc.detail, exc.extra)
+
+
+def on_validation_error(_: Request, exc: ValidationException) -> Response[ErrorBody]:
+    # Malformed JSON is a 400; a well-formed body with a bad field (type, limit, unknown) is a 422.
+    malformed = "JSON is malformed" in str(exc.detail) or "Malformed" in str(exc.detail)
+    status = 400 if malformed else 422
+    return error_response(status, "validation_error", str(exc.detail), exc.extra or None)
+
+
+def on_http_error(_: Request, exc: HTTPException) -> Response[ErrorBody]:
+    status = exc.status_code
+    code = CODE_OF_STATUS.get(status, "internal_error" if status >= 500 else "validation_error")
+    return error_response(status, code, str(exc.detail))
+
+
+def on_unexpected_error(request: Request, exc: Exception) -> Response[ErrorBody]:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error",
+                          "Something went wrong on our side; the request id is in the response headers.")
+
+
+EXCEPTION_HANDLERS = {
+    DomainError: on_domain_error,
+    ValidationException: on_validation_error,
+    HTTPException: on_http_error,
+    Exception: on_unexpected_error,
+}
+
+_DESCRIPTIONS = {
+    400: "Malformed request body",
+    401: "Missing or invalid API key",
+    403: "Forbidden",
+    404: "Not found (also for another user's resource or a malformed id)",
+    409: "Conflict",
+    413: "Request body over 1 MiB",
+    415: "Body is not application/json",
+    422: "Invalid value",
+}
+
+
+def error_specs(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the error answers a route can give."""
+    return {s: ResponseSpec(data_container=ErrorBody, description=_DESCRIPTIONS.get(s, "Error"))
+            for s in statuses}

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from litestar import get, post
+from litestar.di import NamedDependency
+from litestar.params import SkipValidation
+
+from application.use_cases.users import RegisterUser
+from domain.model import User
+from entrypoints.http.errors import error_specs
+from entrypoints.http.schemas import CreateUserBody, UserCreated, UserOut
+
+
+@post("/users", tags=["users"], status_code=201, responses=error_specs(400, 403, 409, 413, 415, 422))
+async def create_user(data: CreateUserBody, register_user: NamedDependency[SkipValidation[RegisterUser]]) -> UserCreated:
+    registration = await register_user.execute(data.email, data.display_name)
+    return UserCreated(user=UserOut.of(registration.user), api_key=registration.api_key)
+
+
+@get("/me", tags=["users"], responses=error_specs(401))
+async def me(user: NamedDependency[SkipValidation[User]]) -> UserOut:
+    return UserOut.of(user)

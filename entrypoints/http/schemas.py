@@ -1,0 +1,194 @@
+"""Request and response bodies of the public HTTP contract (API.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+from uuid import UUID
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+from application.ports.sessions import Message
+from application.use_cases.catalog import ModelListing
+from domain.model import Agent, Mode, Room, Session, User
+from domain.pricing import PricingVersion
+
+Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"\S")]
+Goal = Annotated[str, Meta(max_length=2000)]
+RolePrompt = Annotated[str, Meta(max_length=20_000)]
+Email = Annotated[str, Meta(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
+Alias = Annotated[str, Meta(min_length=1, max_length=200)]
+AgentKey = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+Position = Annotated[int, Meta(ge=0, le=10_000)]
+
+
+class Body(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class CreateUserBody(Body):
+    email: Email
+    display_name: Name | None = None
+
+
+class CreateRoomBody(Body):
+    name: Name
+    goal: Goal | None = None
+    mode: Mode = Mode.MANUAL
+    manager_model: Alias | None = None
+
+
+class PatchRoomBody(Body):
+    name: Name | UnsetType = UNSET
+    goal: Goal | UnsetType | None = UNSET
+    manager_model: Alias | UnsetType | None = UNSET
+
+
+class ModeBody(Body):
+    mode: Mode
+
+
+class CreateAgentBody(Body):
+    agent_key: AgentKey
+    name: Name
+    model: Alias
+    role_prompt: RolePrompt
+    position: Position | None = None
+
+
+class PatchAgentBody(Body):
+    name: Name | UnsetType = UNSET
+    model: Alias | UnsetType = UNSET
+    role_prompt: RolePrompt | UnsetType = UNSET
+    position: Position | UnsetType = UNSET
+
+
+class CreateSessionBody(Body):
+    pass
+
+
+def changes_of(body: msgspec.Struct) -> dict[str, object]:
+    """The fields a PATCH body actually sets (UNSET ones are left out)."""
+    return {f: v for f in body.__struct_fields__ if (v := getattr(body, f)) is not UNSET}
+
+
+class UserOut(msgspec.Struct, kw_only=True):
+    id: UUID
+    email: str
+    display_name: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(id=user.id, email=user.email, display_name=user.display_name, created_at=user.created_at)
+
+
+class UserCreated(msgspec.Struct, kw_only=True):
+    user: UserOut
+    api_key: str
+
+
+class RoomOut(msgspec.Struct, kw_only=True):
+    id: UUID
+    name: str
+    goal: str | None
+    current_mode: Mode
+    pending_mode: Mode | None
+    manager_model: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, room: Room) -> RoomOut:
+        return cls(id=room.id, name=room.name, goal=room.goal, current_mode=room.current_mode,
+                   pending_mode=room.pending_mode, manager_model=room.manager_model,
+                   created_at=room.created_at, updated_at=room.updated_at)
+
+
+class RoomList(msgspec.Struct):
+    items: list[RoomOut]
+
+
+class AgentOut(msgspec.Struct, kw_only=True):
+    id: UUID
+    agent_key: str
+    name: str
+    model: str
+    role_prompt: str
+    position: int
+    created_at: datetime
+
+    @classmethod
+    def of(cls, agent: Agent) -> AgentOut:
+        return cls(id=agent.id, agent_key=agent.agent_key, name=agent.name, model=agent.model,
+                   role_prompt=agent.role_prompt, position=agent.position, created_at=agent.created_at)
+
+
+class AgentList(msgspec.Struct):
+    items: list[AgentOut]
+
+
+class SessionOut(msgspec.Struct, kw_only=True):
+    id: UUID
+    room_id: UUID
+    created_at: datetime
+    turn_count: int
+
+    @classmethod
+    def of(cls, session: Session) -> SessionOut:
+        return cls(id=session.id, room_id=session.room_id, created_at=session.created_at,
+                   turn_count=session.turn_count)
+
+
+class SessionList(msgspec.Struct):
+    items: list[SessionOut]
+
+
+class MessageList(msgspec.Struct):
+    items: list[Message]
+
+
+class ModelList(msgspec.Struct):
+    items: list[ModelListing]
+
+
+class ModelPriceOut(msgspec.Struct, kw_only=True):
+    alias: str
+    multiplier: Decimal
+    input_usd_per_mtok: Decimal
+    cached_input_usd_per_mtok: Decimal
+    output_usd_per_mtok: Decimal
+
+
+class PricingVersionOut(msgspec.Struct, kw_only=True):
+    version: str
+    effective_from: datetime
+    fresh_input_weight: Decimal
+    cached_input_weight: Decimal
+    output_weight: Decimal
+    oe_tokens_per_credit: Decimal
+    multiplier_floor: Decimal
+    default_multiplier: Decimal
+    models: list[ModelPriceOut]
+
+    @classmethod
+    def of(cls, v: PricingVersion) -> PricingVersionOut:
+        models = [ModelPriceOut(alias=m.alias, multiplier=m.multiplier, input_usd_per_mtok=m.input_usd_per_mtok,
+                                cached_input_usd_per_mtok=m.cached_input_usd_per_mtok,
+                                output_usd_per_mtok=m.output_usd_per_mtok)
+                  for m in sorted(v.models.values(), key=lambda m: m.alias)]
+        return cls(version=v.version, effective_from=v.effective_from, fresh_input_weight=v.fresh_input_weight,
+                   cached_input_weight=v.cached_input_weight, output_weight=v.output_weight,
+                   oe_tokens_per_credit=v.oe_tokens_per_credit, multiplier_floor=v.multiplier_floor,
+                   default_multiplier=v.default_multiplier, models=models)
+
+
+class PricingList(msgspec.Struct):
+    active_version: str
+    items: list[PricingVersionOut]
+
+
+class Health(msgspec.Struct):
+    status: str

@@ -1,0 +1,68 @@
+"""Runtime configuration, read once from the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import msgspec
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+class SettingsError(ValueError):
+    pass
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str | None = None
+    data_dir: Path = Path(".pantheon")
+    config_path: str | None = None
+    open_signup: bool = True
+    log_level: str = "INFO"
+    # A turn still `running` whose heartbeat is older than this is taken over by a starting server:
+    # resumed when younger than `turn_abandon_after_s`, else marked failed.
+    turn_stale_after_s: float = 30.0
+    turn_abandon_after_s: float = 3600.0
+    sim_slow_chunk_delay_s: float = 0.15
+    db_pool_max: int = 20
+
+
+def _flag(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise SettingsError(f"{name} must be true or false, not {raw!r}")
+
+
+def _number(name: str, raw: str, kind: type[int] | type[float]) -> int | float:
+    try:
+        return kind(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, not {raw!r}") from None
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    get = env.get
+    return Settings(
+        host=get("PANTHEON_HOST", "127.0.0.1"),
+        port=int(_number("PANTHEON_PORT", get("PANTHEON_PORT", "8000"), int)),
+        database_url=get("PANTHEON_DATABASE_URL") or None,
+        data_dir=Path(get("PANTHEON_DATA_DIR", ".pantheon")),
+        config_path=get("PANTHEON_CONFIG") or None,
+        open_signup=_flag("PANTHEON_OPEN_SIGNUP", get("PANTHEON_OPEN_SIGNUP", "true")),
+        log_level=get("PANTHEON_LOG_LEVEL", "INFO").upper(),
+        turn_stale_after_s=_number("PANTHEON_TURN_STALE_AFTER_S", get("PANTHEON_TURN_STALE_AFTER_S", "30"), float),
+        turn_abandon_after_s=_number(
+            "PANTHEON_TURN_ABANDON_AFTER_S", get("PANTHEON_TURN_ABANDON_AFTER_S", "3600"), float),
+        sim_slow_chunk_delay_s=_number(
+            "PANTHEON_SIM_SLOW_CHUNK_DELAY_S", get("PANTHEON_SIM_SLOW_CHUNK_DELAY_S", "0.15"), float),
+        db_pool_max=int(_number("PANTHEON_DB_POOL_MAX", get("PANTHEON_DB_POOL_MAX", "20"), int)),
+    )

@@ -1,0 +1,2 @@
+DROP TABLE turn_context_audit;
+DROP TABLE session_summaries;
