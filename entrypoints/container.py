@@ -8,16 +8,25 @@ from collections.abc import AsyncIterator
 from dependency_injector import containers, providers
 from psycopg_pool import AsyncConnectionPool
 
-from adapters.llm.catalog import load_catalog
+from adapters.langgraph.runner import LangGraphTurnRunner
+from adapters.llm.catalog import Catalog, load_catalog
+from adapters.llm.router import LlmRouter, build_llm_clients
 from adapters.postgres.agents import PostgresAgentStore
+from adapters.postgres.checkpointer import open_checkpointer
+from adapters.postgres.ledger import PostgresUsageLedger
 from adapters.postgres.pool import make_pool
 from adapters.postgres.pricing import PostgresPricingStore
 from adapters.postgres.rooms import PostgresRoomStore
 from adapters.postgres.sessions import PostgresSessionStore
+from adapters.postgres.steps import PostgresStepRecorder
+from adapters.postgres.turns import PostgresTurnStore
 from adapters.postgres.users import PostgresUserStore
 from adapters.system import RandomIds, SystemClock
-from application.use_cases import agents, rooms, sessions, users
+from application.use_cases import agents, rooms, sessions, turns, usage, users
 from application.use_cases import catalog as catalog_uc
+from application.use_cases.execute_step import ExecuteStep
+from application.use_cases.recover_turns import RecoverTurns
+from application.use_cases.send_message import SendMessage
 from entrypoints.settings import Settings
 
 
@@ -28,6 +37,36 @@ async def open_pool(database_url: str, max_size: int) -> AsyncIterator[AsyncConn
         yield pool
     finally:
         await pool.close()
+
+
+async def open_llm(catalog: Catalog, sim_slow_chunk_delay_s: float) -> AsyncIterator[LlmRouter]:
+    router, http_clients = build_llm_clients(catalog, sim_slow_chunk_delay_s=sim_slow_chunk_delay_s)
+    try:
+        yield router
+    finally:
+        for client in http_clients:
+            await client.aclose()
+
+
+async def open_runner(checkpointer: object) -> AsyncIterator[LangGraphTurnRunner]:
+    runner = LangGraphTurnRunner(checkpointer)  # type: ignore[arg-type]
+    try:
+        yield runner
+    finally:
+        await runner.close()
+
+
+async def init_resources(container: Container) -> None:
+    """Open every Resource, then let providers hand out plain objects instead of awaitables."""
+    await container.init_resources()
+    for resource in container.traverse(types=[providers.Resource]):
+        resource.disable_async_mode()
+
+
+async def shutdown_resources(container: Container) -> None:
+    for resource in container.traverse(types=[providers.Resource]):
+        resource.enable_async_mode()
+    await container.shutdown_resources()
 
 
 class Container(containers.DeclarativeContainer):
@@ -44,6 +83,13 @@ class Container(containers.DeclarativeContainer):
     agent_store = providers.Singleton(PostgresAgentStore, pool)
     session_store = providers.Singleton(PostgresSessionStore, pool)
     pricing_store = providers.Singleton(PostgresPricingStore, pool)
+    turn_store = providers.Singleton(PostgresTurnStore, pool)
+    step_recorder = providers.Singleton(PostgresStepRecorder, pool)
+    usage_ledger = providers.Singleton(PostgresUsageLedger, pool)
+
+    llm = providers.Resource(open_llm, catalog, settings.provided.sim_slow_chunk_delay_s)
+    checkpointer = providers.Resource(open_checkpointer, pool)
+    runner = providers.Resource(open_runner, checkpointer)
 
     register_user = providers.Factory(users.RegisterUser, user_store, clock, ids,
                                       open_signup=settings.provided.open_signup)
@@ -69,3 +115,14 @@ class Container(containers.DeclarativeContainer):
     list_models = providers.Factory(catalog_uc.ListModels, catalog, pricing_store)
     list_pricing = providers.Factory(catalog_uc.ListPricing, pricing_store)
     get_pricing = providers.Factory(catalog_uc.GetPricing, pricing_store)
+
+    execute_step = providers.Factory(ExecuteStep, llm, catalog, pricing_store, turn_store, step_recorder, clock, ids)
+    send_message = providers.Factory(SendMessage, turn_store, pricing_store, catalog, runner, execute_step.provider,
+                                     clock, ids)
+    recover_turns = providers.Factory(RecoverTurns, turn_store, step_recorder, pricing_store, send_message, clock, ids,
+                                      stale_after_s=settings.provided.turn_stale_after_s,
+                                      abandon_after_s=settings.provided.turn_abandon_after_s)
+    list_turns = providers.Factory(turns.ListTurns, session_store, turn_store)
+    get_turn = providers.Factory(turns.GetTurn, session_store, turn_store)
+    list_usage_events = providers.Factory(usage.ListUsageEvents, usage_ledger)
+    usage_summary = providers.Factory(usage.UsageSummary, usage_ledger)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import re
-from contextvars import ContextVar
 from datetime import UTC, datetime
 
-request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
-turn_id_var: ContextVar[str | None] = ContextVar("turn_id", default=None)
+from application.log_context import request_id_var, turn_id_var
+
+__all__ = ["configure_logging", "redact", "request_id_var", "turn_id_var"]
 
 # Belt and braces: whatever a library logs, API keys never reach the output.
 _SECRET = re.compile(r"(pk_[A-Za-z0-9_\-]{8,}|sk-[A-Za-z0-9_\-]{8,}|Bearer\s+\S+)")

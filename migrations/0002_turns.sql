@@ -12,6 +12,7 @@ CREATE TABLE turns (
     user_message    text NOT NULL,
     roster          jsonb NOT NULL,
     plan            jsonb NOT NULL DEFAULT '[]'::jsonb,
+    pricing_version text NOT NULL,
     idempotency_key text CHECK (char_length(idempotency_key) <= 200),
     request_hash    text,
     error           jsonb,

@@ -42,9 +42,7 @@ class AnthropicLlm(HttpLlm):
         rand: Rand = random.random,
         make_call_id: Callable[[], str] = new_call_id,
     ) -> None:
-        super().__init__(
-            provider, http, AnthropicDialect(), api_key, sleep=sleep, rand=rand, make_call_id=make_call_id
-        )
+        super().__init__(provider, http, AnthropicDialect(), api_key, sleep=sleep, rand=rand, make_call_id=make_call_id)
 
 
 class AnthropicDialect:
@@ -88,7 +86,9 @@ class AnthropicDialect:
         figures = _UsageFigures()
         figures.merge(payload.get("usage"), with_output=True)
         message_id = payload.get("id")
-        return BodyReading(text=text, usage=figures.reported(), request_id=message_id if isinstance(message_id, str) else None)
+        return BodyReading(
+            text=text, usage=figures.reported(), request_id=message_id if isinstance(message_id, str) else None
+        )
 
 
 def conversation(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:

@@ -25,9 +25,7 @@ def truncate(text: str, limit: int = DETAIL_LIMIT) -> str:
 class ProviderFault(Exception):
     """The provider answered, but with an error or something unusable. Raised by response parsers."""
 
-    def __init__(
-        self, code: str, detail: str, *, status: AttemptStatus = "error", retryable: bool = False
-    ) -> None:
+    def __init__(self, code: str, detail: str, *, status: AttemptStatus = "error", retryable: bool = False) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = truncate(detail)

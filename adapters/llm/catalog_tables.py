@@ -125,7 +125,7 @@ def _optional_price(where: str, table: Mapping[str, Any], key: str) -> Decimal |
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise CatalogError(f"{where}.{key}: expected a decimal string such as \"0.50\", got {value!r}")
+        raise CatalogError(f'{where}.{key}: expected a decimal string such as "0.50", got {value!r}')
     try:
         # str() first so a TOML float 0.1 becomes Decimal("0.1"), not its binary approximation.
         price = Decimal(str(value))

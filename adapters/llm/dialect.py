@@ -74,6 +74,4 @@ def decode_object(data: str | bytes, what: str) -> dict[str, Any]:
 
 
 def interrupted(marker: str) -> ProviderFault:
-    return ProviderFault(
-        codes.PROVIDER_STREAM_INTERRUPTED, f"the stream ended before {marker}", retryable=True
-    )
+    return ProviderFault(codes.PROVIDER_STREAM_INTERRUPTED, f"the stream ended before {marker}", retryable=True)

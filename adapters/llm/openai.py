@@ -38,9 +38,7 @@ class OpenAiCompatibleLlm(HttpLlm):
         rand: Rand = random.random,
         make_call_id: Callable[[], str] = new_call_id,
     ) -> None:
-        super().__init__(
-            provider, http, OpenAiDialect(), api_key, sleep=sleep, rand=rand, make_call_id=make_call_id
-        )
+        super().__init__(provider, http, OpenAiDialect(), api_key, sleep=sleep, rand=rand, make_call_id=make_call_id)
 
 
 class OpenAiDialect:

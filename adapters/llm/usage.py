@@ -32,14 +32,10 @@ class ReportedUsage:
         return self.input_tokens is not None or self.output_tokens is not None
 
 
-def settle_usage(
-    reported: ReportedUsage, messages: Sequence[ChatMessage], text: str
-) -> tuple[TokenUsage, bool]:
+def settle_usage(reported: ReportedUsage, messages: Sequence[ChatMessage], text: str) -> tuple[TokenUsage, bool]:
     """Usage of a completed attempt: the provider's figures, estimates filling any gap (flagged)."""
     estimated = reported.input_tokens is None or reported.output_tokens is None
-    input_tokens = (
-        reported.input_tokens if reported.input_tokens is not None else estimate_input_tokens(messages)
-    )
+    input_tokens = reported.input_tokens if reported.input_tokens is not None else estimate_input_tokens(messages)
     output_tokens = reported.output_tokens if reported.output_tokens is not None else estimate_tokens(text)
     cached = min(reported.cached_input_tokens or 0, input_tokens)
     usage = TokenUsage(input_tokens=input_tokens, cached_input_tokens=cached, output_tokens=output_tokens)
@@ -56,9 +52,7 @@ def failed_usage(
     """
     if not partial_text and reported.input_tokens is None:
         return TokenUsage(), False
-    input_tokens = (
-        reported.input_tokens if reported.input_tokens is not None else estimate_input_tokens(messages)
-    )
+    input_tokens = reported.input_tokens if reported.input_tokens is not None else estimate_input_tokens(messages)
     cached = min(reported.cached_input_tokens or 0, input_tokens)
     usage = TokenUsage(
         input_tokens=input_tokens, cached_input_tokens=cached, output_tokens=estimate_tokens(partial_text)

@@ -7,7 +7,7 @@ test suite runs the same assertions against these and the Postgres adapters.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 import msgspec
@@ -138,7 +138,12 @@ class MemoryPricingStore:
         self._versions = sorted(versions, key=lambda v: (v.effective_from, v.version), reverse=True)
 
     async def active_version(self) -> PricingVersion:
-        return self._versions[0]
+        # As the SQL does: a version published for a future date is not in force yet.
+        now = datetime.now(UTC)
+        in_force = next((v for v in self._versions if v.effective_from <= now), None)
+        if in_force is None:
+            raise LookupError("No pricing version is in force.")
+        return in_force
 
     async def pricing_version(self, version: str) -> PricingVersion | None:
         return next((v for v in self._versions if v.version == version), None)

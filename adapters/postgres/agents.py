@@ -15,10 +15,11 @@ INSERT_AGENT = """
 INSERT INTO agents (id, room_id, agent_key, name, model_alias, role_prompt, position, created_at)
 VALUES (%(id)s, %(room_id)s, %(agent_key)s, %(name)s, %(model)s, %(role_prompt)s, %(position)s, %(created_at)s)
 """
+# COLLATE "C": ties on position order by key code point whatever the server locale (as the fake does).
 SELECT_AGENTS_OF_ROOM = f"""
 SELECT {AGENT_COLUMNS} FROM agents a JOIN rooms r ON r.id = a.room_id
 WHERE a.room_id = %(room_id)s AND r.owner_id = %(owner_id)s AND r.deleted_at IS NULL
-ORDER BY a.position, a.agent_key
+ORDER BY a.position, a.agent_key COLLATE "C"
 """
 SELECT_AGENT = f"""
 SELECT {AGENT_COLUMNS} FROM agents a JOIN rooms r ON r.id = a.room_id

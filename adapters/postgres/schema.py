@@ -22,20 +22,26 @@ def yoyo_url(database_url: str) -> str:
 def apply_migrations(database_url: str) -> int:
     """Apply pending migrations; returns how many were applied."""
     backend = get_backend(yoyo_url(database_url))
-    migrations = read_migrations(str(MIGRATIONS_DIR))
-    with backend.lock():
-        pending = backend.to_apply(migrations)
-        backend.apply_migrations(pending)
-    return len(pending)
+    try:
+        migrations = read_migrations(str(MIGRATIONS_DIR))
+        with backend.lock():
+            pending = backend.to_apply(migrations)
+            backend.apply_migrations(pending)
+        return len(pending)
+    finally:
+        backend.connection.close()
 
 
 def rollback_migrations(database_url: str) -> int:
     backend = get_backend(yoyo_url(database_url))
-    migrations = read_migrations(str(MIGRATIONS_DIR))
-    with backend.lock():
-        applied = backend.to_rollback(migrations)
-        backend.rollback_migrations(applied)
-    return len(applied)
+    try:
+        migrations = read_migrations(str(MIGRATIONS_DIR))
+        with backend.lock():
+            applied = backend.to_rollback(migrations)
+            backend.rollback_migrations(applied)
+        return len(applied)
+    finally:
+        backend.connection.close()
 
 
 async def setup_checkpointer(database_url: str) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from decimal import Decimal
 from typing import Any
 
 from litestar import Litestar, Router
@@ -12,10 +11,13 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
+from entrypoints.container import init_resources, shutdown_resources
 from entrypoints.http.deps import dependencies_from
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.middleware import RequestIdMiddleware, require_json
-from entrypoints.http.routes import agents, catalog, rooms, service, sessions, users
+from entrypoints.http.responses import JsonResponse
+from entrypoints.http.routes import agents, catalog, rooms, service, sessions, turns, usage, users
+from entrypoints.supervisor import TurnSupervisor
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -25,6 +27,8 @@ API_HANDLERS = [
     rooms.create_room, rooms.list_rooms, rooms.get_room, rooms.update_room, rooms.change_mode, rooms.delete_room,
     agents.add_agent, agents.list_agents, agents.update_agent, agents.remove_agent,
     sessions.open_session, sessions.list_sessions, sessions.get_session, sessions.list_messages,
+    turns.send_message, turns.list_turns, turns.get_turn,
+    usage.usage_events, usage.usage_summary,
 ]
 
 
@@ -35,12 +39,15 @@ def create_app(container: Any, *, manage_resources: bool = True) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.container = container
         if manage_resources:
-            await container.init_resources()
+            await init_resources(container)
+        supervisor = TurnSupervisor(container, stale_after_s=container.settings().turn_stale_after_s)
+        await supervisor.start()
         try:
             yield
         finally:
+            await supervisor.stop()
             if manage_resources:
-                await container.shutdown_resources()
+                await shutdown_resources(container)
 
     api = Router(path="/api/v1", route_handlers=API_HANDLERS, security=[{"bearer": []}])
     return Litestar(
@@ -51,7 +58,7 @@ def create_app(container: Any, *, manage_resources: bool = True) -> Litestar:
         middleware=[RequestIdMiddleware],
         before_request=require_json,
         request_max_body_size=MAX_BODY_BYTES,
-        type_encoders={Decimal: str},
+        response_class=JsonResponse,
         openapi_config=OpenAPIConfig(
             title="Pantheon", version="1.0.0", path="/schema", render_plugins=[JsonRenderPlugin()],
             components=Components(security_schemes={

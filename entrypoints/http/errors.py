@@ -75,6 +75,9 @@ def on_http_error(_: Request, exc: HTTPException) -> Response[ErrorBody]:
 
 
 def on_unexpected_error(request: Request, exc: Exception) -> Response[ErrorBody]:
+    if isinstance(exc, RecursionError) and "deserializing" in str(exc):
+        # msgspec rejects a too deeply nested JSON body with a RecursionError that Litestar does not wrap.
+        return error_response(400, "validation_error", "JSON is malformed: nested too deeply.")
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error",
                           "Something went wrong on our side; the request id is in the response headers.")

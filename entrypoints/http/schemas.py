@@ -11,9 +11,12 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from application.ports.sessions import Message
+from application.ports.turns import LedgerEntry
+from application.ports.usage import UsageTotals
 from application.use_cases.catalog import ModelListing
 from domain.model import Agent, Mode, Room, Session, User
 from domain.pricing import PricingVersion
+from domain.turns import Turn
 
 Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"\S")]
 Goal = Annotated[str, Meta(max_length=2000)]
@@ -192,3 +195,20 @@ class PricingList(msgspec.Struct):
 
 class Health(msgspec.Struct):
     status: str
+
+
+class SendMessageBody(Body):
+    message: Annotated[str, Meta(min_length=1, max_length=50_000)]
+
+
+class TurnList(msgspec.Struct):
+    items: list[Turn]
+
+
+class UsageEvents(msgspec.Struct):
+    items: list[LedgerEntry]
+    next_cursor: str | None
+
+
+class UsageSummaryOut(msgspec.Struct):
+    items: list[UsageTotals]

@@ -11,7 +11,9 @@ from entrypoints.http.schemas import CreateUserBody, UserCreated, UserOut
 
 
 @post("/users", tags=["users"], status_code=201, responses=error_specs(400, 403, 409, 413, 415, 422))
-async def create_user(data: CreateUserBody, register_user: NamedDependency[SkipValidation[RegisterUser]]) -> UserCreated:
+async def create_user(
+    data: CreateUserBody, register_user: NamedDependency[SkipValidation[RegisterUser]]
+) -> UserCreated:
     registration = await register_user.execute(data.email, data.display_name)
     return UserCreated(user=UserOut.of(registration.user), api_key=registration.api_key)
 

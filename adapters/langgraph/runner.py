@@ -1,0 +1,109 @@
+"""Turn execution on LangGraph: one graph run per turn (thread id = turn id), one node per agent step,
+checkpointed in PostgreSQL by AsyncPostgresSaver so an interrupted turn resumes where it stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import operator
+from typing import Annotated, Any, TypedDict
+from uuid import UUID
+
+import msgspec
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from application.ports.turns import StepExecutor, TurnContext
+from domain.turns import TurnStep
+
+log = logging.getLogger(__name__)
+
+
+class TurnState(TypedDict):
+    # Each node appends its committed step; later nodes read the earlier ones from here.
+    steps: Annotated[list[dict[str, Any]], operator.add]
+
+
+def _thread(turn_id: UUID) -> RunnableConfig:
+    return {"configurable": {"thread_id": str(turn_id)}}
+
+
+def _to_steps(state: dict[str, Any] | None) -> list[TurnStep]:
+    return [msgspec.convert(s, TurnStep, strict=False) for s in (state or {}).get("steps", [])]
+
+
+class LangGraphTurnRunner:
+    def __init__(self, checkpointer: BaseCheckpointSaver, *, durability: str = "async",
+                 prune_finished: bool = True) -> None:
+        self._checkpointer = checkpointer
+        self._durability = durability
+        self._prune_finished = prune_finished
+        self._graphs: dict[int, CompiledStateGraph] = {}
+        # What a node needs but must not be checkpointed: the turn snapshot and the step executor.
+        self._active: dict[str, tuple[TurnContext, StepExecutor]] = {}
+        self._background: set[asyncio.Task[None]] = set()
+
+    def active_turn_ids(self) -> list[UUID]:
+        return [UUID(t) for t in self._active]
+
+    async def run(self, turn: TurnContext, execute_step: StepExecutor) -> list[TurnStep]:
+        return await self._invoke(turn, execute_step, {"steps": []})
+
+    async def resume(self, turn: TurnContext, execute_step: StepExecutor) -> list[TurnStep]:
+        graph = self._graph(len(turn.plan))
+        snapshot = await graph.aget_state(_thread(turn.turn_id))
+        if not snapshot.values:
+            return await self._invoke(turn, execute_step, {"steps": []})
+        if not snapshot.next:  # every node ran; only the turn's final mark was missing
+            return _to_steps(snapshot.values)
+        return await self._invoke(turn, execute_step, None)
+
+    async def close(self) -> None:
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def _invoke(self, turn: TurnContext, execute_step: StepExecutor,
+                      state: dict[str, Any] | None) -> list[TurnStep]:
+        if not turn.plan:
+            return []
+        thread = str(turn.turn_id)
+        self._active[thread] = (turn, execute_step)
+        try:
+            final = await self._graph(len(turn.plan)).ainvoke(state, _thread(turn.turn_id),
+                                                             durability=self._durability)
+        finally:
+            del self._active[thread]
+        if self._prune_finished:
+            self._prune(thread)
+        return _to_steps(final)
+
+    def _prune(self, thread: str) -> None:
+        """Our own tables hold the finished turn; its checkpoints are dropped off the request path."""
+        task = asyncio.create_task(self._checkpointer.adelete_thread(thread))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _graph(self, steps: int) -> CompiledStateGraph:
+        # Graphs differ only by their number of steps, so one compiled graph per length is reused.
+        if steps not in self._graphs:
+            builder = StateGraph(TurnState)
+            previous = START
+            for index in range(steps):
+                name = f"step_{index}"
+                builder.add_node(name, self._node(index))
+                builder.add_edge(previous, name)
+                previous = name
+            builder.add_edge(previous, END)
+            self._graphs[steps] = builder.compile(checkpointer=self._checkpointer)
+        return self._graphs[steps]
+
+    def _node(self, index: int) -> Any:
+        async def run_step(state: TurnState, config: RunnableConfig) -> dict[str, Any]:
+            turn, execute_step = self._active[config["configurable"]["thread_id"]]
+            step = await execute_step(turn, turn.plan[index], _to_steps(dict(state)))
+            return {"steps": [msgspec.to_builtins(step)]}
+
+        run_step.__name__ = f"step_{index}"
+        return run_step

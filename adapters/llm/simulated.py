@@ -1,0 +1,125 @@
+"""The simulated provider: deterministic answers, realistic usage, streamed in chunks, no network.
+
+The answer is derived from the agent's role prompt (the last system message) and the last user
+message, so different agents answer differently and a rerun answers identically. Aliases whose
+provider model ends in "-slow" (the built-in `sim-slow`) pause between chunks, to exercise streaming.
+
+Deliberate failure (for tests and demos): a system message containing the exact marker
+`<<pantheon-sim:fail>>` makes the call fail with one attempt of status "error" and error code
+`simulated_failure`; its input tokens are counted, its output is 0. The marker is unlikely to be
+typed by accident, and a user message never triggers it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+import re
+import time
+from collections.abc import Sequence
+
+from adapters.llm import codes
+from adapters.llm.estimate import estimate_input_tokens
+from adapters.llm.retry import Sleep
+from application.ports.llm import ChatMessage, DeltaSink, LlmAttempt, LlmRequest, LlmResult
+from domain.budget import estimate_tokens
+from domain.turns import StepError, TokenUsage
+
+FAIL_MARKER = "<<pantheon-sim:fail>>"
+WORDS_PER_CHUNK = 3
+EXCERPT_WORDS = 8
+
+_OPENERS = (
+    'Speaking as {role}, here is my take on "{topic}".',
+    'From the point of view of {role}, I would approach "{topic}" step by step.',
+    'As {role}, my first reaction to "{topic}" is cautious optimism.',
+    'Wearing the hat of {role}, I see "{topic}" as a question of priorities.',
+)
+_POINTS = (
+    "The key is to separate what we know from what we are only assuming.",
+    "I would start with the smallest experiment that could prove us wrong.",
+    "Costs and risks should be written down before anyone commits to a plan.",
+    "There is usually a simpler option worth trying before the ambitious one.",
+    "We should agree early on how success will actually be measured.",
+    "The biggest risk here is trying to do too many things at once.",
+    "Talking to the people most affected will sharpen the plan quickly.",
+    "A short written summary would keep everyone aligned on the decision.",
+)
+_CLOSERS = (
+    "That is my recommendation for now.",
+    "I am happy to go deeper on any part of this.",
+    "Tell me which point deserves a closer look.",
+)
+
+
+class SimulatedLlm:
+    def __init__(self, *, slow_chunk_delay_s: float = 0.15, sleep: Sleep = asyncio.sleep) -> None:
+        self._slow_chunk_delay_s = slow_chunk_delay_s
+        self._sleep = sleep
+
+    async def stream(self, request: LlmRequest, on_delta: DeltaSink | None = None) -> LlmResult:
+        started = time.monotonic()
+        role_prompt = _last(request.messages, "system")
+        user_message = _last(request.messages, "user")
+        digest = hashlib.sha256(f"{role_prompt}\x00{user_message}".encode()).hexdigest()
+        input_tokens = estimate_input_tokens(request.messages)
+
+        if any(m.role == "system" and FAIL_MARKER in m.content for m in request.messages):
+            error = StepError(code=codes.SIMULATED_FAILURE, detail="the simulated provider was asked to fail")
+            attempt = LlmAttempt(
+                call_id=request.first_call_id,
+                status="error",
+                usage=TokenUsage(input_tokens=input_tokens),
+                latency_ms=_elapsed_ms(started),
+                request_id=f"sim-{digest[:12]}",
+                error=error,
+            )
+            return LlmResult(text="", attempts=[attempt], error=error)
+
+        answer = compose_answer(role_prompt, user_message, digest)
+        delay_s = self._slow_chunk_delay_s if request.model.provider_model.endswith("-slow") else 0.0
+        for chunk in split_chunks(answer):
+            if delay_s:
+                await self._sleep(delay_s)
+            if on_delta is not None:
+                await on_delta(chunk)
+        attempt = LlmAttempt(
+            call_id=request.first_call_id,
+            status="success",
+            usage=TokenUsage(input_tokens=input_tokens, output_tokens=estimate_tokens(answer)),
+            latency_ms=_elapsed_ms(started),
+            request_id=f"sim-{digest[:12]}",
+        )
+        return LlmResult(text=answer, attempts=[attempt])
+
+
+def compose_answer(role_prompt: str, user_message: str, digest: str) -> str:
+    """An opener naming the role and topic, three points and a closer: 30-80 words, seeded by digest."""
+    rng = random.Random(int(digest, 16))  # seeded PRNG: deterministic, not security-relevant
+    role = _excerpt(re.sub(r"^\s*you\s+are\s+", "", role_prompt, flags=re.IGNORECASE)) or "a helpful assistant"
+    topic = _excerpt(user_message) or "the question"
+    sentences = [rng.choice(_OPENERS).format(role=role, topic=topic)]
+    sentences += rng.sample(_POINTS, 3)
+    sentences.append(rng.choice(_CLOSERS))
+    return " ".join(sentences)
+
+
+def split_chunks(text: str, words_per_chunk: int = WORDS_PER_CHUNK) -> list[str]:
+    """Chunks of a few words, trailing spaces kept, so the chunks join back to exactly `text`."""
+    words = re.findall(r"\S+\s*", text)
+    return ["".join(words[i : i + words_per_chunk]) for i in range(0, len(words), words_per_chunk)]
+
+
+def _excerpt(text: str) -> str:
+    words = text.split()
+    excerpt = " ".join(words[:EXCERPT_WORDS]).rstrip(".,;:!?\"'")
+    return excerpt + "…" if len(words) > EXCERPT_WORDS else excerpt
+
+
+def _last(messages: Sequence[ChatMessage], role: str) -> str:
+    return next((m.content for m in reversed(messages) if m.role == role), "")
+
+
+def _elapsed_ms(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)

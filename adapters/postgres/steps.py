@@ -1,0 +1,107 @@
+"""Recording paid steps: the step row and its ledger rows commit together (invariant 1)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import msgspec
+from psycopg_pool import AsyncConnectionPool
+
+from adapters.postgres.turns import to_step
+from application.ports.turns import CallIntent, LedgerEntry
+from domain.turns import TurnStep
+
+SELECT_STEP = """
+SELECT turn_id, step_index, kind, agent_key, agent_name, model_alias, status, content, error,
+       input_tokens, cached_input_tokens, output_tokens, credits
+FROM turn_steps WHERE turn_id = %(turn_id)s AND step_index = %(step_index)s
+"""
+INSERT_INTENT = """
+INSERT INTO llm_call_intents (call_id, turn_id, step_index, agent_key, provider, model_alias, provider_model,
+                              estimated_input_tokens, started_at)
+VALUES (%(call_id)s, %(turn_id)s, %(step_index)s, %(agent_key)s, %(provider)s, %(model_alias)s, %(provider_model)s,
+        %(estimated_input_tokens)s, %(started_at)s)
+"""
+INSERT_STEP = """
+INSERT INTO turn_steps (id, turn_id, step_index, kind, agent_key, agent_name, model_alias, status, content, error,
+                        input_tokens, cached_input_tokens, output_tokens, credits, created_at)
+VALUES (%(id)s, %(turn_id)s, %(step_index)s, %(kind)s, %(agent_key)s, %(agent_name)s, %(model)s, %(status)s,
+        %(content)s, %(error)s::jsonb, %(input_tokens)s, %(cached_input_tokens)s, %(output_tokens)s, %(credits)s,
+        %(at)s)
+ON CONFLICT (turn_id, step_index) DO NOTHING
+"""
+# No ON CONFLICT here: a call_id seen twice must fail loudly, never be dropped or counted twice.
+INSERT_LEDGER = """
+INSERT INTO llm_call_events (id, call_id, user_id, room_id, session_id, turn_id, step_index, agent_key, provider,
+                             model_alias, provider_model, input_tokens_fresh, input_tokens_cached, output_tokens,
+                             total_tokens, oe_tokens, multiplier, credits_burned, provider_cost_usd, latency_ms,
+                             status, usage_estimated, error_code, pricing_version, request_id, created_at)
+VALUES (%(id)s, %(call_id)s, %(user_id)s, %(room_id)s, %(session_id)s, %(turn_id)s, %(step_index)s, %(agent_key)s,
+        %(provider)s, %(model_alias)s, %(provider_model)s, %(input_tokens_fresh)s, %(input_tokens_cached)s,
+        %(output_tokens)s, %(total_tokens)s, %(oe_tokens)s, %(multiplier)s, %(credits_burned)s,
+        %(provider_cost_usd)s, %(latency_ms)s, %(status)s, %(usage_estimated)s, %(error_code)s,
+        %(pricing_version)s, %(request_id)s, %(created_at)s)
+"""
+DELETE_STEP_INTENTS = "DELETE FROM llm_call_intents WHERE turn_id = %(turn_id)s AND step_index = %(step_index)s"
+SELECT_INTENTS = """
+SELECT call_id, turn_id, step_index, agent_key, provider, model_alias, provider_model, estimated_input_tokens,
+       started_at
+FROM llm_call_intents WHERE turn_id = %(turn_id)s ORDER BY started_at
+"""
+DELETE_INTENT = "DELETE FROM llm_call_intents WHERE call_id = %(call_id)s"
+TOUCH_TURN = "UPDATE turns SET heartbeat_at = %(at)s WHERE id = %(turn_id)s AND status = 'running'"
+
+_json = msgspec.json.Encoder()
+
+
+def step_params(turn_id: UUID, step: TurnStep, row_id: UUID, at: datetime) -> dict[str, Any]:
+    return {
+        "id": row_id, "turn_id": turn_id, "step_index": step.index, "kind": step.kind.value,
+        "agent_key": step.agent_key, "agent_name": step.agent_name, "model": step.model,
+        "status": step.status.value, "content": step.content,
+        "error": _json.encode(step.error).decode() if step.error else None,
+        "input_tokens": step.usage.input_tokens, "cached_input_tokens": step.usage.cached_input_tokens,
+        "output_tokens": step.usage.output_tokens, "credits": step.usage.credits, "at": at,
+    }
+
+
+class PostgresStepRecorder:
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self._pool = pool
+
+    async def committed_step(self, turn_id: UUID, step_index: int) -> TurnStep | None:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(SELECT_STEP, {"turn_id": turn_id, "step_index": step_index})
+            row = await cur.fetchone()
+        return to_step(row) if row else None
+
+    async def record_intent(self, intent: CallIntent) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(INSERT_INTENT, msgspec.structs.asdict(intent))
+
+    async def commit_step(self, turn_id: UUID, step: TurnStep, ledger: list[LedgerEntry], at: datetime) -> bool:
+        row_id = uuid4()  # the step row's own id, shown as the message id in GET .../messages
+        async with self._pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(INSERT_STEP, step_params(turn_id, step, row_id, at))
+            if cur.rowcount == 0:
+                return False  # already committed (a replay after a crash): write nothing more
+            if ledger:
+                async with conn.cursor() as lcur:
+                    await lcur.executemany(INSERT_LEDGER, [msgspec.structs.asdict(e) for e in ledger])
+            await conn.execute(DELETE_STEP_INTENTS, {"turn_id": turn_id, "step_index": step.index})
+            await conn.execute(TOUCH_TURN, {"turn_id": turn_id, "at": at})
+        return True
+
+    async def open_intents(self, turn_id: UUID) -> list[CallIntent]:
+        async with self._pool.connection() as conn:
+            rows = await (await conn.execute(SELECT_INTENTS, {"turn_id": turn_id})).fetchall()
+        return [CallIntent(**r) for r in rows]
+
+    async def cancel_intents(self, turn_id: UUID, ledger: list[LedgerEntry]) -> None:
+        async with self._pool.connection() as conn, conn.transaction():
+            async with conn.cursor() as cur:
+                await cur.executemany(INSERT_LEDGER, [msgspec.structs.asdict(e) for e in ledger])
+            for entry in ledger:
+                await conn.execute(DELETE_INTENT, {"call_id": entry.call_id})

@@ -1,0 +1,242 @@
+"""Turns in PostgreSQL: allocation under the session row lock, read models, and crash recovery queries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from psycopg import errors
+from psycopg_pool import AsyncConnectionPool
+
+from application.ports.turns import (
+    ContextAudit,
+    HistoryTurn,
+    IdempotentTurn,
+    NewTurn,
+    PlanFn,
+    StaleTurn,
+    TurnContext,
+)
+from domain.errors import IdempotencyConflict, NotFound, TurnInProgress
+from domain.model import Mode
+from domain.turns import (
+    PlannedStep,
+    RosterEntry,
+    StepError,
+    StepKind,
+    StepStatus,
+    StepUsage,
+    Turn,
+    TurnStatus,
+    TurnStep,
+    TurnUsage,
+)
+
+# The row lock on the session serialises turn starts of one session (invariant 2).
+LOCK_SESSION = """
+SELECT s.room_id, s.turn_count, r.current_mode, r.pending_mode, r.goal,
+       EXISTS (SELECT 1 FROM turns t WHERE t.session_id = s.id AND t.status = 'running') AS busy
+FROM sessions s JOIN rooms r ON r.id = s.room_id
+WHERE s.id = %(session_id)s AND s.user_id = %(user_id)s AND r.deleted_at IS NULL
+FOR UPDATE OF s
+"""
+SELECT_ROSTER = """
+SELECT agent_key, name, model_alias AS model, role_prompt, position FROM agents
+WHERE room_id = %(room_id)s ORDER BY position, agent_key
+"""
+APPLY_PENDING_MODE = """
+UPDATE rooms SET current_mode = %(mode)s, pending_mode = NULL WHERE id = %(room_id)s AND pending_mode IS NOT NULL
+"""
+ALLOCATE_TURN = """
+WITH bump AS (UPDATE sessions SET turn_count = turn_count + 1 WHERE id = %(session_id)s)
+INSERT INTO turns (id, session_id, user_id, room_id, turn_index, mode, status, user_message, roster, plan,
+                   pricing_version, idempotency_key, request_hash, created_at, heartbeat_at)
+VALUES (%(id)s, %(session_id)s, %(user_id)s, %(room_id)s, %(turn_index)s, %(mode)s, 'running', %(message)s,
+        %(roster)s::jsonb, %(plan)s::jsonb, %(pricing_version)s, %(idempotency_key)s, %(request_hash)s, %(now)s,
+        %(now)s)
+"""
+SELECT_IDEMPOTENT = """
+SELECT id AS turn_id, session_id, request_hash, status FROM turns
+WHERE user_id = %(user_id)s AND idempotency_key = %(key)s
+"""
+SELECT_CONTEXT = """
+SELECT t.id, t.user_id, t.room_id, t.session_id, t.turn_index, t.mode, t.user_message, r.goal, t.roster, t.plan,
+       t.pricing_version, t.created_at
+FROM turns t JOIN rooms r ON r.id = t.room_id WHERE t.id = %(turn_id)s
+"""
+SELECT_HISTORY = """
+SELECT t.turn_index, t.user_message,
+       coalesce((SELECT jsonb_agg(jsonb_build_array(st.agent_name, st.content) ORDER BY st.step_index)
+                 FROM turn_steps st
+                 WHERE st.turn_id = t.id AND st.status = 'completed' AND st.kind <> 'manager'), '[]') AS answers
+FROM turns t
+WHERE t.session_id = %(session_id)s AND t.turn_index < %(before)s
+ORDER BY t.turn_index DESC LIMIT %(limit)s
+"""
+INSERT_AUDIT = """
+INSERT INTO turn_context_audit (turn_id, input_budget, estimated_tokens, history_turns, actions, created_at)
+VALUES (%(turn_id)s, %(input_budget)s, %(estimated_tokens)s, %(history_turns)s, %(actions)s::jsonb, %(created_at)s)
+ON CONFLICT (turn_id) DO NOTHING
+"""
+FINISH_TURN = """
+UPDATE turns SET status = %(status)s, completed_at = %(at)s, heartbeat_at = %(at)s, error = %(error)s::jsonb
+WHERE id = %(turn_id)s AND status = 'running'
+"""
+TURN_COLUMNS = """
+SELECT t.id, t.session_id, t.turn_index, t.mode, t.status, t.user_message, t.created_at, t.completed_at,
+       u.llm_calls, u.input_tokens, u.output_tokens, u.credits
+FROM turns t
+JOIN rooms r ON r.id = t.room_id AND r.deleted_at IS NULL
+CROSS JOIN LATERAL (
+    SELECT count(*) AS llm_calls,
+           coalesce(sum(e.input_tokens_fresh + e.input_tokens_cached), 0) AS input_tokens,
+           coalesce(sum(e.output_tokens), 0) AS output_tokens,
+           coalesce(sum(e.credits_burned), 0) AS credits
+    FROM llm_call_events e WHERE e.turn_id = t.id
+) u
+"""
+SELECT_TURN = TURN_COLUMNS + "WHERE t.id = %(turn_id)s AND t.user_id = %(user_id)s"
+SELECT_TURNS_OF_SESSION = (
+    TURN_COLUMNS + "WHERE t.session_id = %(session_id)s AND t.user_id = %(user_id)s ORDER BY t.turn_index"
+)
+SELECT_STEPS = """
+SELECT turn_id, step_index, kind, agent_key, agent_name, model_alias, status, content, error,
+       input_tokens, cached_input_tokens, output_tokens, credits
+FROM turn_steps WHERE turn_id = ANY(%(turn_ids)s) ORDER BY turn_id, step_index
+"""
+SELECT_STALE = """
+SELECT id AS turn_id, created_at, heartbeat_at FROM turns
+WHERE status = 'running' AND heartbeat_at < %(before)s ORDER BY created_at
+"""
+CLAIM_TURN = """
+UPDATE turns SET heartbeat_at = %(now)s
+WHERE id = %(turn_id)s AND status = 'running' AND heartbeat_at = %(seen)s
+"""
+HEARTBEAT = "UPDATE turns SET heartbeat_at = %(now)s WHERE id = ANY(%(turn_ids)s) AND status = 'running'"
+
+_json = msgspec.json.Encoder()
+
+
+def to_step(row: dict[str, Any]) -> TurnStep:
+    error = row["error"]
+    return TurnStep(
+        index=row["step_index"], kind=StepKind(row["kind"]), agent_key=row["agent_key"], agent_name=row["agent_name"],
+        model=row["model_alias"], status=StepStatus(row["status"]), content=row["content"],
+        error=StepError(code=error["code"], detail=error["detail"]) if error else None,
+        usage=StepUsage(input_tokens=row["input_tokens"], cached_input_tokens=row["cached_input_tokens"],
+                        output_tokens=row["output_tokens"], credits=row["credits"]))
+
+
+def to_turn(row: dict[str, Any], steps: list[TurnStep]) -> Turn:
+    return Turn(
+        id=row["id"], session_id=row["session_id"], turn_index=row["turn_index"], mode=Mode(row["mode"]),
+        status=TurnStatus(row["status"]), user_message=row["user_message"], steps=steps,
+        usage=TurnUsage(llm_calls=row["llm_calls"], input_tokens=row["input_tokens"],
+                        output_tokens=row["output_tokens"], credits=row["credits"]),
+        created_at=row["created_at"], completed_at=row["completed_at"])
+
+
+class PostgresTurnStore:
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self._pool = pool
+
+    async def idempotent_turn(self, user_id: UUID, key: str) -> IdempotentTurn | None:
+        async with self._pool.connection() as conn:
+            row = await (await conn.execute(SELECT_IDEMPOTENT, {"user_id": user_id, "key": key})).fetchone()
+        return msgspec.convert(row, IdempotentTurn) if row else None
+
+    async def begin_turn(self, new: NewTurn, plan: PlanFn) -> TurnContext:
+        try:
+            async with self._pool.connection() as conn, conn.transaction():
+                cur = await conn.execute(LOCK_SESSION, {"session_id": new.session_id, "user_id": new.user_id})
+                session = await cur.fetchone()
+                if session is None:
+                    raise NotFound("No such session.")
+                if session["busy"]:
+                    raise TurnInProgress("Another turn of this session is still running.")
+                mode = Mode(session["pending_mode"] or session["current_mode"])
+                cur = await conn.execute(SELECT_ROSTER, {"room_id": session["room_id"]})
+                roster = [RosterEntry(**row) for row in await cur.fetchall()]
+                steps = plan(mode, roster)  # may raise a 4xx error: the transaction then writes nothing
+                if session["pending_mode"]:
+                    await conn.execute(APPLY_PENDING_MODE, {"mode": mode.value, "room_id": session["room_id"]})
+                await conn.execute(ALLOCATE_TURN, {
+                    "id": new.turn_id, "session_id": new.session_id, "user_id": new.user_id,
+                    "room_id": session["room_id"], "turn_index": session["turn_count"], "mode": mode.value,
+                    "message": new.message, "roster": _json.encode(roster).decode(),
+                    "plan": _json.encode(steps).decode(), "pricing_version": new.pricing_version,
+                    "idempotency_key": new.idempotency_key, "request_hash": new.request_hash, "now": new.now})
+        except errors.UniqueViolation as exc:
+            if exc.diag.constraint_name == "turns_user_idempotency_key":
+                raise IdempotencyConflict("This Idempotency-Key is already in use.") from exc
+            raise TurnInProgress("Another turn of this session is still running.") from exc
+        return TurnContext(turn_id=new.turn_id, user_id=new.user_id, room_id=session["room_id"],
+                           session_id=new.session_id, turn_index=session["turn_count"], mode=mode,
+                           user_message=new.message, room_goal=session["goal"], roster=roster, plan=steps,
+                           pricing_version=new.pricing_version, created_at=new.now)
+
+    async def context_of(self, turn_id: UUID) -> TurnContext | None:
+        async with self._pool.connection() as conn:
+            row = await (await conn.execute(SELECT_CONTEXT, {"turn_id": turn_id})).fetchone()
+        if row is None:
+            return None
+        return TurnContext(
+            turn_id=row["id"], user_id=row["user_id"], room_id=row["room_id"], session_id=row["session_id"],
+            turn_index=row["turn_index"], mode=Mode(row["mode"]), user_message=row["user_message"],
+            room_goal=row["goal"], roster=msgspec.convert(row["roster"], list[RosterEntry]),
+            plan=msgspec.convert(row["plan"], list[PlannedStep]), pricing_version=row["pricing_version"],
+            created_at=row["created_at"])
+
+    async def history(self, session_id: UUID, before_index: int, limit: int) -> list[HistoryTurn]:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(SELECT_HISTORY, {"session_id": session_id, "before": before_index,
+                                                      "limit": limit})
+            rows = await cur.fetchall()
+        return [HistoryTurn(turn_index=r["turn_index"], user_message=r["user_message"],
+                            answers=[(name or "agent", content) for name, content in r["answers"]]) for r in rows]
+
+    async def write_audit(self, audit: ContextAudit) -> None:
+        params = msgspec.structs.asdict(audit) | {"actions": _json.encode(audit.actions).decode()}
+        async with self._pool.connection() as conn:
+            await conn.execute(INSERT_AUDIT, params)
+
+    async def finish_turn(self, turn_id: UUID, status: TurnStatus, at: datetime, error: StepError | None) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(FINISH_TURN, {"turn_id": turn_id, "status": status.value, "at": at,
+                                             "error": _json.encode(error).decode() if error else None})
+
+    async def turn_of(self, user_id: UUID, turn_id: UUID) -> Turn | None:
+        turns = await self._turns(SELECT_TURN, {"turn_id": turn_id, "user_id": user_id})
+        return turns[0] if turns else None
+
+    async def turns_of(self, user_id: UUID, session_id: UUID) -> list[Turn]:
+        return await self._turns(SELECT_TURNS_OF_SESSION, {"session_id": session_id, "user_id": user_id})
+
+    async def _turns(self, sql: str, params: dict[str, Any]) -> list[Turn]:
+        async with self._pool.connection() as conn:
+            rows = await (await conn.execute(sql, params)).fetchall()
+            if not rows:
+                return []
+            cur = await conn.execute(SELECT_STEPS, {"turn_ids": [r["id"] for r in rows]})
+            step_rows = await cur.fetchall()
+        steps: dict[UUID, list[TurnStep]] = {}
+        for step_row in step_rows:
+            steps.setdefault(step_row["turn_id"], []).append(to_step(step_row))
+        return [to_turn(r, steps.get(r["id"], [])) for r in rows]
+
+    async def stale_turns(self, heartbeat_before: datetime) -> list[StaleTurn]:
+        async with self._pool.connection() as conn:
+            rows = await (await conn.execute(SELECT_STALE, {"before": heartbeat_before})).fetchall()
+        return [StaleTurn(**r) for r in rows]
+
+    async def claim_turn(self, turn_id: UUID, seen_heartbeat: datetime, now: datetime) -> bool:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(CLAIM_TURN, {"turn_id": turn_id, "seen": seen_heartbeat, "now": now})
+            return cur.rowcount == 1
+
+    async def heartbeat(self, turn_ids: list[UUID], now: datetime) -> None:
+        if turn_ids:
+            async with self._pool.connection() as conn:
+                await conn.execute(HEARTBEAT, {"turn_ids": turn_ids, "now": now})

@@ -1,0 +1,185 @@
+"""Ports of the turn engine: storing turns, recording paid steps, running the steps in order."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal, Protocol
+from uuid import UUID
+
+import msgspec
+
+from domain.model import Mode
+from domain.turns import PlannedStep, RosterEntry, StepError, Turn, TurnStatus, TurnStep
+
+LedgerStatus = Literal["success", "error", "timeout", "rate_limited", "cancelled"]
+
+
+class HistoryTurn(msgspec.Struct, frozen=True, kw_only=True):
+    """An earlier turn of the session as later agents see it."""
+
+    turn_index: int
+    user_message: str
+    answers: list[tuple[str, str]]  # (agent name, content) of completed agent and synthesis steps
+
+
+class NewTurn(msgspec.Struct, frozen=True, kw_only=True):
+    turn_id: UUID
+    user_id: UUID
+    session_id: UUID
+    message: str
+    idempotency_key: str | None
+    request_hash: str
+    pricing_version: str
+    now: datetime
+
+
+class TurnContext(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything a running turn needs, snapshotted at its start (invariant 7)."""
+
+    turn_id: UUID
+    user_id: UUID
+    room_id: UUID
+    session_id: UUID
+    turn_index: int
+    mode: Mode
+    user_message: str
+    room_goal: str | None
+    roster: list[RosterEntry]
+    plan: list[PlannedStep]
+    pricing_version: str
+    created_at: datetime
+
+
+class IdempotentTurn(msgspec.Struct, frozen=True, kw_only=True):
+    turn_id: UUID
+    session_id: UUID
+    request_hash: str
+    status: TurnStatus
+
+
+class StaleTurn(msgspec.Struct, frozen=True, kw_only=True):
+    turn_id: UUID
+    created_at: datetime
+    heartbeat_at: datetime
+
+
+class CallIntent(msgspec.Struct, frozen=True, kw_only=True):
+    """Recorded (committed) before a provider is called, so a crash mid-call leaves a trace."""
+
+    call_id: UUID
+    turn_id: UUID
+    step_index: int
+    agent_key: str | None
+    provider: str
+    model_alias: str
+    provider_model: str
+    estimated_input_tokens: int
+    started_at: datetime
+
+
+class LedgerEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """One row of the usage ledger: one call attempt that reached a provider."""
+
+    id: UUID
+    call_id: UUID
+    user_id: UUID
+    room_id: UUID | None
+    session_id: UUID | None
+    turn_id: UUID | None
+    step_index: int | None
+    agent_key: str | None
+    provider: str
+    model_alias: str
+    provider_model: str
+    input_tokens_fresh: int
+    input_tokens_cached: int
+    output_tokens: int
+    total_tokens: int
+    oe_tokens: Decimal
+    multiplier: Decimal
+    credits_burned: Decimal
+    provider_cost_usd: Decimal
+    latency_ms: int
+    status: LedgerStatus
+    pricing_version: str
+    request_id: str | None
+    created_at: datetime
+    usage_estimated: bool = False
+    error_code: str | None = None
+
+
+class ContextAudit(msgspec.Struct, frozen=True, kw_only=True):
+    turn_id: UUID
+    input_budget: int
+    estimated_tokens: int
+    history_turns: int
+    actions: list[str]
+    created_at: datetime
+
+
+PlanFn = Callable[[Mode, list[RosterEntry]], list[PlannedStep]]
+
+
+class TurnStore(Protocol):
+    async def idempotent_turn(self, user_id: UUID, key: str) -> IdempotentTurn | None: ...
+
+    async def begin_turn(self, new: NewTurn, plan: PlanFn) -> TurnContext:
+        """Atomically: lock the session row, refuse a second running turn (TurnInProgress), apply the
+        room's pending mode, snapshot the roster, plan (the plan may raise: then nothing is written),
+        allocate the next gapless turn_index and insert the running turn. NotFound for a session that
+        is not the user's or whose room is deleted."""
+        ...
+
+    async def context_of(self, turn_id: UUID) -> TurnContext | None: ...
+
+    async def history(self, session_id: UUID, before_index: int, limit: int) -> list[HistoryTurn]:
+        """Up to `limit` turns before `before_index`, newest first."""
+        ...
+
+    async def write_audit(self, audit: ContextAudit) -> None: ...
+
+    async def finish_turn(self, turn_id: UUID, status: TurnStatus, at: datetime, error: StepError | None) -> None: ...
+
+    async def turn_of(self, user_id: UUID, turn_id: UUID) -> Turn | None: ...
+
+    async def turns_of(self, user_id: UUID, session_id: UUID) -> list[Turn]: ...
+
+    async def stale_turns(self, heartbeat_before: datetime) -> list[StaleTurn]: ...
+
+    async def claim_turn(self, turn_id: UUID, seen_heartbeat: datetime, now: datetime) -> bool:
+        """Take over a stale turn; False when another process claimed it first."""
+        ...
+
+    async def heartbeat(self, turn_ids: list[UUID], now: datetime) -> None: ...
+
+
+class StepRecorder(Protocol):
+    async def committed_step(self, turn_id: UUID, step_index: int) -> TurnStep | None: ...
+
+    async def record_intent(self, intent: CallIntent) -> None: ...
+
+    async def commit_step(self, turn_id: UUID, step: TurnStep, ledger: list[LedgerEntry], at: datetime) -> bool:
+        """In one transaction: the step row, its ledger rows, and the removal of its intents.
+        False (and nothing written) when the step was already committed."""
+        ...
+
+    async def open_intents(self, turn_id: UUID) -> list[CallIntent]: ...
+
+    async def cancel_intents(self, turn_id: UUID, ledger: list[LedgerEntry]) -> None:
+        """Turn leftover intents into `cancelled` ledger rows, in one transaction."""
+        ...
+
+
+StepExecutor = Callable[[TurnContext, PlannedStep, list[TurnStep]], Awaitable[TurnStep]]
+
+
+class TurnRunner(Protocol):
+    async def run(self, turn: TurnContext, execute_step: StepExecutor) -> list[TurnStep]:
+        """Run every planned step in order, each seeing the steps before it; checkpointed per step."""
+        ...
+
+    async def resume(self, turn: TurnContext, execute_step: StepExecutor) -> list[TurnStep]:
+        """Continue an interrupted turn from its checkpoint (from the start if there is none)."""
+        ...

@@ -1,0 +1,85 @@
+"""One agent step of a turn: call the model once (with its retries) and commit what was paid for."""
+
+from __future__ import annotations
+
+import logging
+from uuid import UUID
+
+from application.context import build_call_context
+from application.ledger import attempt_entry, step_usage
+from application.ports.catalog import ModelCatalog
+from application.ports.clock import Clock, IdGenerator
+from application.ports.llm import DeltaSink, LlmClient, LlmRequest
+from application.ports.pricing import PricingStore
+from application.ports.turns import CallIntent, ContextAudit, HistoryTurn, StepRecorder, TurnContext, TurnStore
+from domain.errors import ContextBudgetExceeded
+from domain.turns import PlannedStep, StepError, StepStatus, StepUsage, TurnStep
+
+log = logging.getLogger(__name__)
+HISTORY_TURNS = 20  # never read more: the cost of a turn must not grow with the session's length
+
+
+class ExecuteStep:
+    def __init__(self, llm: LlmClient, catalog: ModelCatalog, pricing: PricingStore, turns: TurnStore,
+                 recorder: StepRecorder, clock: Clock, ids: IdGenerator) -> None:
+        self._llm, self._catalog, self._pricing = llm, catalog, pricing
+        self._turns, self._recorder, self._clock, self._ids = turns, recorder, clock, ids
+        self._history: dict[UUID, list[HistoryTurn]] = {}
+
+    async def __call__(self, turn: TurnContext, planned: PlannedStep, earlier: list[TurnStep],
+                       on_delta: DeltaSink | None = None) -> TurnStep:
+        done = await self._recorder.committed_step(turn.turn_id, planned.index)
+        if done is not None:  # committed before a crash: never call (and bill) it again
+            return done
+        agent = planned.agent
+        spec = self._catalog.spec(agent.model)
+        if spec is None:
+            return await self._fail(turn, planned, "unknown_model", f"Model alias {agent.model!r} is not configured.")
+        history = await self._history_of(turn)
+        try:
+            context = build_call_context(turn, agent, spec, earlier, history)
+        except ContextBudgetExceeded as exc:
+            return await self._fail(turn, planned, exc.code, exc.detail)
+        if planned.index == 0 or not earlier:
+            await self._turns.write_audit(ContextAudit(
+                turn_id=turn.turn_id, input_budget=context.input_budget, estimated_tokens=context.estimated_tokens,
+                history_turns=context.history_turns,
+                actions=["history_truncated"] if context.history_truncated else [], created_at=self._clock.now()))
+        call_id = self._ids.new_id()
+        await self._recorder.record_intent(CallIntent(
+            call_id=call_id, turn_id=turn.turn_id, step_index=planned.index, agent_key=agent.agent_key,
+            provider=spec.provider, model_alias=spec.alias, provider_model=spec.provider_model,
+            estimated_input_tokens=context.estimated_tokens, started_at=self._clock.now()))
+        result = await self._llm.stream(
+            LlmRequest(model=spec, messages=context.messages, first_call_id=str(call_id)), on_delta)
+        pricing = await self._pricing.pricing_version(turn.pricing_version)
+        assert pricing is not None, "a turn always names a published pricing version"
+        now = self._clock.now()
+        entries = [attempt_entry(turn, planned.index, agent.agent_key, spec, a, pricing, self._ids.new_id(), now)
+                   for a in result.attempts]
+        step = TurnStep(
+            index=planned.index, kind=planned.kind, agent_key=agent.agent_key, agent_name=agent.name,
+            model=agent.model, status=StepStatus.COMPLETED if result.ok else StepStatus.FAILED,
+            content=result.text if result.ok else "", error=result.error, usage=step_usage(entries))
+        if not result.ok:
+            log.warning("step failed", extra={"fields": {"step": planned.index, "agent": agent.agent_key,
+                                                         "code": result.error.code if result.error else None}})
+        return await self._commit(turn, step, entries, now)
+
+    async def _history_of(self, turn: TurnContext) -> list[HistoryTurn]:
+        if turn.turn_id not in self._history:
+            self._history[turn.turn_id] = await self._turns.history(turn.session_id, turn.turn_index, HISTORY_TURNS)
+        return self._history[turn.turn_id]
+
+    async def _fail(self, turn: TurnContext, planned: PlannedStep, code: str, detail: str) -> TurnStep:
+        step = TurnStep(index=planned.index, kind=planned.kind, agent_key=planned.agent.agent_key,
+                        agent_name=planned.agent.name, model=planned.agent.model, status=StepStatus.FAILED,
+                        content="", error=StepError(code=code, detail=detail), usage=StepUsage())
+        return await self._commit(turn, step, [], self._clock.now())
+
+    async def _commit(self, turn: TurnContext, step: TurnStep, entries: list, now) -> TurnStep:  # type: ignore[type-arg]
+        if await self._recorder.commit_step(turn.turn_id, step, entries, now):
+            return step
+        stored = await self._recorder.committed_step(turn.turn_id, step.index)
+        assert stored is not None
+        return stored

@@ -1,0 +1,118 @@
+"""A user message starts a turn: snapshot the room, allocate the turn, run its steps, finish it."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from uuid import UUID
+
+from application.log_context import turn_id_var
+from application.ports.catalog import ModelCatalog
+from application.ports.clock import Clock, IdGenerator
+from application.ports.pricing import PricingStore
+from application.ports.turns import NewTurn, TurnContext, TurnRunner, TurnStore
+from application.use_cases.execute_step import ExecuteStep
+from domain.budget import compute_budget, estimate_tokens
+from domain.errors import ContextBudgetExceeded, IdempotencyConflict, NotFound, TurnInProgress, ValidationFailed
+from domain.model import Mode
+from domain.outcome import turn_status
+from domain.planning import plan_turn
+from domain.turns import PlannedStep, RosterEntry, StepError, Turn, TurnStatus
+
+log = logging.getLogger(__name__)
+MAX_MESSAGE_CHARS = 50_000
+
+
+class ModeNotAvailable(ValidationFailed):
+    code = "mode_not_available"
+
+
+def request_hash(session_id: UUID, message: str) -> str:
+    return hashlib.sha256(f"{session_id}\n{message}".encode()).hexdigest()
+
+
+class SentTurn:
+    def __init__(self, turn: Turn, replayed: bool) -> None:
+        self.turn, self.replayed = turn, replayed
+
+
+class SendMessage:
+    def __init__(self, turns: TurnStore, pricing: PricingStore, catalog: ModelCatalog, runner: TurnRunner,
+                 execute_step: Callable[[], ExecuteStep], clock: Clock, ids: IdGenerator) -> None:
+        self._turns, self._pricing, self._catalog, self._runner = turns, pricing, catalog, runner
+        self._execute_step, self._clock, self._ids = execute_step, clock, ids
+
+    async def execute(self, user_id: UUID, session_id: UUID, message: str,
+                      idempotency_key: str | None = None) -> SentTurn:
+        if not message.strip() or len(message) > MAX_MESSAGE_CHARS:
+            raise ValidationFailed(f"The message must hold 1 to {MAX_MESSAGE_CHARS} characters.")
+        digest = request_hash(session_id, message)
+        if idempotency_key is not None:
+            replay = await self._replay(user_id, session_id, idempotency_key, digest)
+            if replay is not None:
+                return SentTurn(replay, replayed=True)
+        pricing = await self._pricing.active_version()
+        new = NewTurn(turn_id=self._ids.new_id(), user_id=user_id, session_id=session_id, message=message,
+                      idempotency_key=idempotency_key, request_hash=digest, pricing_version=pricing.version,
+                      now=self._clock.now())
+        try:
+            context = await self._turns.begin_turn(new, self._plan(message))
+        except IdempotencyConflict:  # a concurrent request with the same key won the race
+            replay = await self._replay(user_id, session_id, idempotency_key or "", digest)
+            if replay is None:
+                raise
+            return SentTurn(replay, replayed=True)
+        return SentTurn(await self.run(context), replayed=False)
+
+    async def run(self, context: TurnContext, *, resume: bool = False) -> Turn:
+        """Run (or resume) the turn to its end and mark it; a crash of the runner fails the turn, not the server."""
+        turn_id_var.set(str(context.turn_id))
+        executor = self._execute_step()
+        status, error = TurnStatus.FAILED, None
+        try:
+            go = self._runner.resume if resume else self._runner.run
+            steps = await go(context, executor)
+            status = turn_status(step.status for step in steps)
+        except Exception as exc:
+            log.exception("turn crashed")
+            error = StepError(code="internal_error", detail=f"The turn could not run: {type(exc).__name__}.")
+        await self._turns.finish_turn(context.turn_id, status, self._clock.now(), error)
+        turn = await self._turns.turn_of(context.user_id, context.turn_id)
+        assert turn is not None
+        return turn
+
+    def _plan(self, message: str) -> Callable[[Mode, list[RosterEntry]], list[PlannedStep]]:
+        def plan(mode: Mode, roster: list[RosterEntry]) -> list[PlannedStep]:
+            steps = plan_turn(mode, roster, message)
+            if mode is Mode.ORCHESTRATOR:
+                raise ModeNotAvailable("Orchestrator mode is not available on this server yet; "
+                                       "switch the room to manual or roundtable.")
+            self._check_budget(steps, message)
+            return steps
+
+        return plan
+
+    def _check_budget(self, steps: list[PlannedStep], message: str) -> None:
+        """Refuse up front a message that cannot fit some agent's context even without history."""
+        for step in steps:
+            spec = self._catalog.spec(step.agent.model)
+            budget = compute_budget(spec.context_window if spec else None).input_budget
+            needed = estimate_tokens(message) + estimate_tokens(step.agent.role_prompt) + 200
+            if needed > budget:
+                raise ContextBudgetExceeded(
+                    f"The message is too long for @{step.agent.agent_key}'s model ({needed} > {budget} tokens).",
+                    extra={"agent_key": step.agent.agent_key, "required_tokens": needed, "input_budget": budget})
+
+    async def _replay(self, user_id: UUID, session_id: UUID, key: str, digest: str) -> Turn | None:
+        found = await self._turns.idempotent_turn(user_id, key)
+        if found is None:
+            return None
+        if found.session_id != session_id or found.request_hash != digest:
+            raise IdempotencyConflict("This Idempotency-Key was used for a different request.")
+        if found.status is TurnStatus.RUNNING:
+            raise TurnInProgress("The turn started with this Idempotency-Key is still running.")
+        turn = await self._turns.turn_of(user_id, found.turn_id)
+        if turn is None:
+            raise NotFound("No such turn.")
+        return turn

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import Parameter, SkipValidation
+
+from application.use_cases import turns as uc
+from application.use_cases.send_message import SendMessage, SentTurn
+from domain.errors import ValidationFailed
+from domain.model import User
+from domain.turns import Turn
+from entrypoints.http.deps import parse_id
+from entrypoints.http.errors import error_specs
+from entrypoints.http.responses import JsonResponse
+from entrypoints.http.schemas import SendMessageBody, TurnList
+
+Caller = NamedDependency[SkipValidation[User]]
+IdempotencyKey = Annotated[str | None, Parameter(header="Idempotency-Key", required=False)]
+_running: set[asyncio.Task[SentTurn]] = set()
+
+
+@post("/sessions/{session_id:str}/turns", tags=["turns"], status_code=201,
+      responses=error_specs(400, 401, 404, 409, 413, 415, 422))
+async def send_message(request: Request[Any, Any, Any], user: Caller, session_id: str, data: SendMessageBody,
+                       send_message: NamedDependency[SkipValidation[SendMessage]],
+                       idempotency_key: IdempotencyKey = None) -> Response[Turn]:
+    if idempotency_key is not None and not 0 < len(idempotency_key) <= 200:
+        raise ValidationFailed("Idempotency-Key must hold 1 to 200 characters.")
+    # The turn is shielded: a client hanging up does not cut a turn (and its billing) in half.
+    task = asyncio.ensure_future(send_message.execute(user.id, parse_id(session_id), data.message, idempotency_key))
+    _running.add(task)
+    task.add_done_callback(_running.discard)
+    sent = await asyncio.shield(task)
+    return JsonResponse(sent.turn, status_code=200 if sent.replayed else 201)
+
+
+@get("/sessions/{session_id:str}/turns", tags=["turns"], responses=error_specs(401, 404))
+async def list_turns(user: Caller, session_id: str,
+                     list_turns: NamedDependency[SkipValidation[uc.ListTurns]]) -> TurnList:
+    return TurnList(items=await list_turns.execute(user.id, parse_id(session_id)))
+
+
+@get("/sessions/{session_id:str}/turns/{turn_id:str}", tags=["turns"], responses=error_specs(401, 404))
+async def get_turn(user: Caller, session_id: str, turn_id: str,
+                   get_turn: NamedDependency[SkipValidation[uc.GetTurn]]) -> Turn:
+    return await get_turn.execute(user.id, parse_id(session_id), parse_id(turn_id))
