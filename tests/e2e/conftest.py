@@ -23,8 +23,9 @@ ISOLATED_ENV = ("OPENROUTER_API_KEY", "PANTHEON_CONFIG")
 
 
 def build_client(database_url: str, **settings: Any) -> AsyncTestClient:
-    container = Container(settings=Settings(database_url=database_url, db_pool_max=4, **settings),
-                          database_url=database_url)
+    container = Container(
+        settings=Settings(database_url=database_url, db_pool_max=4, **settings), database_url=database_url
+    )
     return AsyncTestClient(create_app(container))
 
 
@@ -62,10 +63,16 @@ async def create_room(client: AsyncTestClient, headers: dict[str, str], **body: 
     return response.json()
 
 
-async def add_agent(client: AsyncTestClient, headers: dict[str, str], room_id: str, agent_key: str,
-                    **body: Any) -> dict[str, Any]:
-    payload = {"agent_key": agent_key, "name": agent_key.title(), "model": "sim",
-               "role_prompt": f"You are {agent_key}.", **body}
+async def add_agent(
+    client: AsyncTestClient, headers: dict[str, str], room_id: str, agent_key: str, **body: Any
+) -> dict[str, Any]:
+    payload = {
+        "agent_key": agent_key,
+        "name": agent_key.title(),
+        "model": "sim",
+        "role_prompt": f"You are {agent_key}.",
+        **body,
+    }
     response = await client.post(f"{API}/rooms/{room_id}/agents", json=payload, headers=headers)
     assert response.status_code == 201, response.text
     return response.json()

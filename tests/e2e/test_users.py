@@ -62,12 +62,16 @@ async def test_me_answers_the_owner_of_the_key(client: AsyncTestClient) -> None:
     assert {k: me[k] for k in ("id", "email", "display_name", "created_at")} == created["user"]
 
 
-@pytest.mark.parametrize("headers", [
-    {},
-    {"Authorization": "Bearer pk_this-key-was-never-issued-by-this-server"},
-    {"Authorization": "Bearer "},
-    {"Authorization": "Basic dXNlcjpwYXNz"},
-], ids=["missing", "wrong key", "empty bearer", "basic scheme"])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer pk_this-key-was-never-issued-by-this-server"},
+        {"Authorization": "Bearer "},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+    ],
+    ids=["missing", "wrong key", "empty bearer", "basic scheme"],
+)
 async def test_a_missing_or_wrong_key_is_unauthorized(client: AsyncTestClient, headers: dict[str, str]) -> None:
     assert_error(await client.get(f"{API}/me", headers=headers), 401, "unauthorized")
     assert_error(await client.get(f"{API}/rooms", headers=headers), 401, "unauthorized")
@@ -105,8 +109,10 @@ async def test_the_key_is_stored_only_as_its_sha256(client: AsyncTestClient, dat
 
     with psycopg.connect(database_url) as conn:
         stored = conn.execute("SELECT key_hash FROM api_keys WHERE user_id = %s", (created["user"]["id"],)).fetchall()
-        dump = conn.execute("SELECT concat_ws('|', u::text, k::text) FROM users u JOIN api_keys k"
-                            " ON k.user_id = u.id WHERE u.id = %s", (created["user"]["id"],)).fetchone()[0]
+        dump = conn.execute(
+            "SELECT concat_ws('|', u::text, k::text) FROM users u JOIN api_keys k ON k.user_id = u.id WHERE u.id = %s",
+            (created["user"]["id"],),
+        ).fetchone()[0]
     assert [bytes(row[0]) for row in stored] == [hashlib.sha256(key.encode()).digest()]
     assert key not in dump and key.removeprefix("pk_") not in dump
 

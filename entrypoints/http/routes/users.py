@@ -10,7 +10,9 @@ from entrypoints.http.errors import error_specs
 from entrypoints.http.schemas import CreateUserBody, UserCreated, UserOut
 
 
-@post("/users", tags=["users"], status_code=201, responses=error_specs(400, 403, 409, 413, 415, 422))
+# Security is additive across layers: the empty requirement `{}` documents that sign-up needs no key.
+@post("/users", tags=["users"], status_code=201, security=[{}],
+      responses=error_specs(400, 403, 409, 413, 415, 422))
 async def create_user(
     data: CreateUserBody, register_user: NamedDependency[SkipValidation[RegisterUser]]
 ) -> UserCreated:

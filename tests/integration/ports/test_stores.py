@@ -59,13 +59,23 @@ class Stores:
 
 def memory_stores() -> Stores:
     db = MemoryDatabase()
-    return Stores(MemoryUserStore(db), MemoryRoomStore(db), MemoryAgentStore(db), MemorySessionStore(db),
-                  MemoryPricingStore([pricing_version()]))
+    return Stores(
+        MemoryUserStore(db),
+        MemoryRoomStore(db),
+        MemoryAgentStore(db),
+        MemorySessionStore(db),
+        MemoryPricingStore([pricing_version()]),
+    )
 
 
 def postgres_stores(pool: Any) -> Stores:
-    return Stores(PostgresUserStore(pool), PostgresRoomStore(pool), PostgresAgentStore(pool),
-                  PostgresSessionStore(pool), PostgresPricingStore(pool))
+    return Stores(
+        PostgresUserStore(pool),
+        PostgresRoomStore(pool),
+        PostgresAgentStore(pool),
+        PostgresSessionStore(pool),
+        PostgresPricingStore(pool),
+    )
 
 
 @pytest.fixture(params=["memory", "postgres"])
@@ -76,8 +86,9 @@ def stores(request: pytest.FixtureRequest) -> Stores:
 
 
 def new_user(email: str | None = None) -> User:
-    return User(id=uuid.uuid4(), email=email or f"u-{uuid.uuid4().hex}@example.com", display_name="Test",
-                created_at=tick())
+    return User(
+        id=uuid.uuid4(), email=email or f"u-{uuid.uuid4().hex}@example.com", display_name="Test", created_at=tick()
+    )
 
 
 async def add_user(stores: Stores) -> User:
@@ -88,15 +99,32 @@ async def add_user(stores: Stores) -> User:
 
 async def add_room(stores: Stores, owner: User, name: str = "Room", *, at: datetime | None = None) -> Room:
     at = at or tick()
-    room = Room(id=uuid.uuid4(), owner_id=owner.id, name=name, goal="A goal", current_mode=Mode.MANUAL,
-                pending_mode=None, manager_model=None, created_at=at, updated_at=at)
+    room = Room(
+        id=uuid.uuid4(),
+        owner_id=owner.id,
+        name=name,
+        goal="A goal",
+        current_mode=Mode.MANUAL,
+        pending_mode=None,
+        manager_model=None,
+        created_at=at,
+        updated_at=at,
+    )
     await stores.rooms.create_room(room)
     return room
 
 
 async def add_agent(stores: Stores, room: Room, key: str, position: int = 0) -> Agent:
-    agent = Agent(id=uuid.uuid4(), room_id=room.id, agent_key=key, name=key.title(), model="sim",
-                  role_prompt=f"You are {key}.", position=position, created_at=tick())
+    agent = Agent(
+        id=uuid.uuid4(),
+        room_id=room.id,
+        agent_key=key,
+        name=key.title(),
+        model="sim",
+        role_prompt=f"You are {key}.",
+        position=position,
+        created_at=tick(),
+    )
     await stores.agents.add_agent(agent)
     return agent
 
@@ -156,9 +184,15 @@ async def test_room_of_answers_only_its_owner(stores: Stores) -> None:
 async def test_save_room_persists_the_edits_but_never_the_mode_in_force(stores: Stores) -> None:
     owner = await add_user(stores)
     room = await add_room(stores, owner, "before")
-    edited = msgspec.structs.replace(room, name="after", goal=None, manager_model="deepseek",
-                                     current_mode=Mode.ORCHESTRATOR, pending_mode=Mode.ROUNDTABLE,
-                                     updated_at=tick())
+    edited = msgspec.structs.replace(
+        room,
+        name="after",
+        goal=None,
+        manager_model="deepseek",
+        current_mode=Mode.ORCHESTRATOR,
+        pending_mode=Mode.ROUNDTABLE,
+        updated_at=tick(),
+    )
 
     await stores.rooms.save_room(edited)
 
@@ -214,7 +248,13 @@ async def test_agents_are_ordered_by_position_then_key(stores: Stores) -> None:
 
     # Keys compare character by character ('9' < '_' < 'b'), whatever the server's locale.
     assert [(a.agent_key, a.position) for a in roster] == [
-        ("kim", 0), ("zed", 1), ("a9", 2), ("a_c", 2), ("ab", 2), ("bob", 2)]
+        ("kim", 0),
+        ("zed", 1),
+        ("a9", 2),
+        ("a_c", 2),
+        ("ab", 2),
+        ("bob", 2),
+    ]
 
 
 async def test_an_agent_key_is_unique_within_its_room_only(stores: Stores) -> None:
@@ -245,8 +285,7 @@ async def test_save_agent_persists_the_edits(stores: Stores) -> None:
     owner = await add_user(stores)
     room = await add_room(stores, owner)
     agent = await add_agent(stores, room, "critic")
-    edited = msgspec.structs.replace(agent, name="Harsh critic", model="deepseek", role_prompt="Be harsh.",
-                                     position=9)
+    edited = msgspec.structs.replace(agent, name="Harsh critic", model="deepseek", role_prompt="Be harsh.", position=9)
 
     await stores.agents.save_agent(edited)
 

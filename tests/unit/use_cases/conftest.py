@@ -41,13 +41,22 @@ class World:
     async def new_room(self, owner_id: UUID, name: str = "Room", **kwargs: object) -> Room:
         args: dict[str, object] = {"goal": None, "mode": Mode.MANUAL, "manager_model": None, **kwargs}
         return await rooms.CreateRoom(self.rooms, self.catalog, self.clock, self.ids).execute(
-            owner_id, name=name, **args)  # type: ignore[arg-type]
+            owner_id, name=name, **args
+        )  # type: ignore[arg-type]
 
-    async def new_agent(self, owner_id: UUID, room_id: UUID, agent_key: str, *, model: str = "sim",
-                        position: int | None = None) -> Agent:
+    async def new_agent(
+        self, owner_id: UUID, room_id: UUID, agent_key: str, *, model: str = "sim", position: int | None = None
+    ) -> Agent:
         add = agents.AddAgent(self.rooms, self.agents, self.catalog, self.clock, self.ids)
-        return await add.execute(owner_id, room_id, agent_key=agent_key, name=agent_key.title(), model=model,
-                                 role_prompt=f"You are {agent_key}.", position=position)
+        return await add.execute(
+            owner_id,
+            room_id,
+            agent_key=agent_key,
+            name=agent_key.title(),
+            model=model,
+            role_prompt=f"You are {agent_key}.",
+            position=position,
+        )
 
     async def new_session(self, owner_id: UUID, room_id: UUID) -> Session:
         return await sessions.OpenSession(self.rooms, self.sessions, self.clock, self.ids).execute(owner_id, room_id)

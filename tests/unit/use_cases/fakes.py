@@ -49,8 +49,9 @@ class FakeCatalog:
 
 
 def spec(alias: str, provider: str = "openrouter", *, available: bool = True) -> ModelSpec:
-    return ModelSpec(alias=alias, provider=provider, provider_model=f"vendor/{alias}", context_window=131_072,
-                     available=available)
+    return ModelSpec(
+        alias=alias, provider=provider, provider_model=f"vendor/{alias}", context_window=131_072, available=available
+    )
 
 
 CATALOG_SPECS = [
@@ -84,15 +85,30 @@ SEED_PRICES: dict[str, tuple[str, str, str, str]] = {
 }
 
 
-def pricing_version(version: str = "2026-02-20", effective_from: datetime = datetime(2026, 2, 20, tzinfo=UTC),
-                    prices: dict[str, tuple[str, str, str, str]] = SEED_PRICES) -> PricingVersion:
+def pricing_version(
+    version: str = "2026-02-20",
+    effective_from: datetime = datetime(2026, 2, 20, tzinfo=UTC),
+    prices: dict[str, tuple[str, str, str, str]] = SEED_PRICES,
+) -> PricingVersion:
     """By default the version the migrations seed (DESIGN.md, "Pricing version 2026-02-20")."""
     models = {
-        alias: ModelPrice(alias=alias, multiplier=Decimal(m), input_usd_per_mtok=Decimal(i),
-                          cached_input_usd_per_mtok=Decimal(c), output_usd_per_mtok=Decimal(o))
+        alias: ModelPrice(
+            alias=alias,
+            multiplier=Decimal(m),
+            input_usd_per_mtok=Decimal(i),
+            cached_input_usd_per_mtok=Decimal(c),
+            output_usd_per_mtok=Decimal(o),
+        )
         for alias, (m, i, c, o) in prices.items()
     }
-    return PricingVersion(version=version, effective_from=effective_from, fresh_input_weight=Decimal("0.35"),
-                          cached_input_weight=Decimal("0.10"), output_weight=Decimal("1.0"),
-                          oe_tokens_per_credit=Decimal(10_000), multiplier_floor=Decimal("0.5"),
-                          default_multiplier=Decimal("1.0"), models=models)
+    return PricingVersion(
+        version=version,
+        effective_from=effective_from,
+        fresh_input_weight=Decimal("0.35"),
+        cached_input_weight=Decimal("0.10"),
+        output_weight=Decimal("1.0"),
+        oe_tokens_per_credit=Decimal(10_000),
+        multiplier_floor=Decimal("0.5"),
+        default_multiplier=Decimal("1.0"),
+        models=models,
+    )

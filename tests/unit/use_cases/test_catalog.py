@@ -14,7 +14,9 @@ from tests.unit.use_cases.conftest import World
 from tests.unit.use_cases.fakes import CATALOG_SPECS, SEED_PRICES, FakeCatalog, pricing_version
 
 # Published after the seed and already in force; raises kimi's multiplier.
-SPRING = pricing_version("2026-03-01", datetime(2026, 3, 1, tzinfo=UTC), {**SEED_PRICES, "kimi": ("3.00", "1", "1", "1")})
+SPRING = pricing_version(
+    "2026-03-01", datetime(2026, 3, 1, tzinfo=UTC), {**SEED_PRICES, "kimi": ("3.00", "1", "1", "1")}
+)
 # Published but not yet in force.
 FUTURE = pricing_version("2999-01-01", datetime(2999, 1, 1, tzinfo=UTC), {"kimi": ("9.99", "1", "1", "1")})
 
@@ -40,7 +42,11 @@ async def test_models_show_the_catalogs_wiring_and_availability(world: World) ->
 
     sim, deepseek = listing["sim"], listing["deepseek"]
     assert (sim.provider, sim.provider_model, sim.context_window, sim.available) == (
-        "simulated", "vendor/sim", 131_072, True)
+        "simulated",
+        "vendor/sim",
+        131_072,
+        True,
+    )
     assert (deepseek.provider, deepseek.available) == ("openrouter", False)
 
 

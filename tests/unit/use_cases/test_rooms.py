@@ -98,7 +98,8 @@ async def test_patch_with_an_unknown_manager_model_is_refused_and_changes_nothin
 
     with pytest.raises(UnknownModel):
         await UpdateRoom(world.rooms, world.catalog, world.clock).execute(
-            owner, room.id, {"name": "Lost", "manager_model": "gpt-9000"})
+            owner, room.id, {"name": "Lost", "manager_model": "gpt-9000"}
+        )
 
     assert await GetRoom(world.rooms).execute(owner, room.id) == room
 

@@ -1,0 +1,111 @@
+"""`python -m bench` — see bench/__init__.py. Prints a Markdown report on stdout; progress goes to stderr."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import platform
+import signal
+import sys
+import traceback
+from datetime import UTC, datetime
+from importlib.metadata import version
+
+import httpx
+
+from bench import floors, http_turns
+from bench.infra import fresh_database, log, postgres, server, wait_healthy
+from bench.report import render
+from bench.plan import Plan, Results
+
+
+async def run_http(base: str, plan: Plan, results: Results) -> None:
+    limits = httpx.Limits(max_connections=plan.clients * 2, max_keepalive_connections=plan.clients * 2)
+    async with httpx.AsyncClient(base_url=base, timeout=60.0, limits=limits) as client:
+        api = http_turns.Api(client)
+        await api.sign_up()
+        log(f"1. HTTP manual: {plan.manual_warmup} warm-up + {plan.manual_n} turns")
+        results.manual = await http_turns.sequential_turns(
+            api, "HTTP turn, manual, 1 sim agent", "manual", 1, warmup=plan.manual_warmup, n=plan.manual_n,
+            per_session=plan.per_session)
+        log(f"2. HTTP roundtable: {plan.roundtable_warmup} warm-up + {plan.roundtable_n} turns")
+        results.roundtable = await http_turns.sequential_turns(
+            api, "HTTP turn, roundtable, 5 sim agents", "roundtable", 5, warmup=plan.roundtable_warmup,
+            n=plan.roundtable_n, per_session=plan.per_session)
+        log(f"6. one session of {plan.growth_turns} turns")
+        results.growth = await http_turns.session_growth(api, plan.growth_turns)
+        log(f"7. throughput: {plan.clients} clients for {plan.duration_s:.0f} s")
+        results.throughput = await http_turns.throughput(api, plan.clients, plan.duration_s)
+
+
+async def run_floors(database_url: str, plan: Plan, results: Results) -> None:
+    pool = floors.open_pool(database_url)
+    await pool.open(wait=True, timeout=30)
+    try:
+        async with pool.connection() as conn:
+            row = await (await conn.execute("SHOW server_version")).fetchone()
+            results.env["postgres"] = str(row["server_version"]) if row else "?"
+        for nodes in (1, 5):
+            for durability in (None, "exit"):
+                log(f"3. bare LangGraph, {nodes} node(s), durability {durability or 'default'}")
+                results.langgraph[nodes, durability] = await floors.bare_langgraph(
+                    pool, nodes, durability=durability, warmup=plan.lg_warmup, n=plan.lg_n[nodes])
+        for steps in (1, 5):
+            log(f"4. raw SQL floor, {steps} step(s)")
+            results.sql[steps] = await floors.sql_floor(pool, steps, warmup=plan.sql_warmup, n=plan.sql_n)
+    finally:
+        await pool.close()
+
+
+def environment(results: Results, server_url: str) -> None:
+    results.env |= {
+        "cpus": str(os.cpu_count()), "python": platform.python_version(), "langgraph": version("langgraph"),
+        "checkpoint-postgres": version("langgraph-checkpoint-postgres"), "psycopg": version("psycopg"),
+        "server": server_url, "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--url", help="use this running server (e.g. http://127.0.0.1:8000) instead of starting one")
+    parser.add_argument("--pg-admin-url", help="admin URL of a PostgreSQL server to use instead of the embedded one "
+                                                "(the database `pantheon_bench` is dropped and recreated in it)")
+    parser.add_argument("--quick", action="store_true", help="a few turns per section, to check the harness")
+    args = parser.parse_args(argv)
+    plan = Plan.quick() if args.quick else Plan()
+    results = Results()
+    # SIGTERM ends the run like Ctrl-C does: every context below stops what it started.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with contextlib.ExitStack() as stack:
+            admin_uri = stack.enter_context(postgres(args.pg_admin_url))
+            log("recreating and migrating database pantheon_bench")
+            database_url = fresh_database(admin_uri)
+            if args.url:
+                base = args.url.rstrip("/")
+                wait_healthy(base, 10)
+                environment(results, f"{base} (given; floors ran on the bench's own database)")
+            else:
+                base, pid = stack.enter_context(server(database_url))
+                environment(results, f"pantheon serve, pid {pid}, same database as the floors")
+            asyncio.run(run_http(base, plan, results))
+            asyncio.run(run_floors(database_url, plan, results))
+    except KeyboardInterrupt:
+        log("interrupted; everything started by the benchmark was stopped")
+        return 130
+    except Exception as exc:
+        traceback.print_exc()
+        log(f"the run broke: {type(exc).__name__}: {exc}")
+        return 1
+    print(render(results, plan))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

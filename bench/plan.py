@@ -1,0 +1,39 @@
+"""How much each section measures, and what it found."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bench.stats import Sample
+
+
+@dataclass
+class Plan:
+    manual_warmup: int = 30
+    manual_n: int = 300
+    roundtable_warmup: int = 15
+    roundtable_n: int = 150
+    per_session: int = 10
+    growth_turns: int = 200
+    clients: int = 16
+    duration_s: float = 10.0
+    lg_warmup: int = 20
+    lg_n: dict[int, int] = field(default_factory=lambda: {1: 200, 5: 150})
+    sql_warmup: int = 30
+    sql_n: int = 300
+
+    @classmethod
+    def quick(cls) -> Plan:
+        return cls(manual_warmup=5, manual_n=40, roundtable_warmup=3, roundtable_n=20, growth_turns=40,
+                   duration_s=2.0, lg_warmup=3, lg_n={1: 20, 5: 20}, sql_warmup=3, sql_n=30)
+
+
+@dataclass
+class Results:
+    manual: Sample | None = None
+    roundtable: Sample | None = None
+    langgraph: dict[tuple[int, str | None], Sample] = field(default_factory=dict)
+    sql: dict[int, Sample] = field(default_factory=dict)
+    growth: tuple[Sample, Sample, list[float]] | None = None
+    throughput: tuple[Sample, float] | None = None
+    env: dict[str, str] = field(default_factory=dict)

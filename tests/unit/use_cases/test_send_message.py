@@ -1,0 +1,208 @@
+"""SendMessage / ExecuteStep / RecoverTurns on in-memory fakes: what a user notices of a turn."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from uuid import UUID, uuid4
+
+import pytest
+
+from adapters.memory.turns import MemoryStepRecorder, MemoryTurnLedger, MemoryTurnStore, SequentialTurnRunner
+from application.ports.llm import LlmAttempt, LlmRequest, LlmResult
+from application.use_cases import rooms
+from application.use_cases.execute_step import ExecuteStep
+from application.use_cases.recover_turns import RecoverTurns
+from application.use_cases.send_message import SendMessage
+from domain.errors import ContextBudgetExceeded, IdempotencyConflict, NoAgents, NoValidTag, TurnInProgress
+from domain.model import Mode
+from domain.pricing import price_call
+from domain.turns import StepError, StepStatus, TokenUsage, TurnStatus
+from tests.unit.use_cases.conftest import World
+
+
+class ScriptedLlm:
+    """Answers `<agent> says: <n>` with fixed usage; agents listed in `failing` fail with one error attempt."""
+
+    def __init__(self, failing: set[str] | None = None) -> None:
+        self.failing = failing or set()
+        self.calls: list[LlmRequest] = []
+
+    async def stream(self, request: LlmRequest, on_delta=None) -> LlmResult:
+        self.calls.append(request)
+        who = request.messages[0].content.split(" ")[2]  # "You are <Name> (@key). ..."
+        usage = TokenUsage(input_tokens=1000, cached_input_tokens=200, output_tokens=300)
+        if who in self.failing:
+            attempt = LlmAttempt(call_id=request.first_call_id, status="error", usage=TokenUsage(), latency_ms=5,
+                                 error=StepError(code="provider_error", detail="boom"))
+            return LlmResult(text="", attempts=[attempt], error=attempt.error)
+        attempt = LlmAttempt(call_id=request.first_call_id, status="success", usage=usage, latency_ms=7,
+                             request_id="req-1")
+        return LlmResult(text=f"{who} says: {len(self.calls)}", attempts=[attempt])
+
+
+class TurnWorld(World):
+    def __init__(self) -> None:
+        super().__init__()
+        self.data = MemoryTurnLedger(self.db)
+        self.turns = MemoryTurnStore(self.data)
+        self.recorder = MemoryStepRecorder(self.data)
+        self.llm = ScriptedLlm()
+
+    def executor(self) -> ExecuteStep:
+        return ExecuteStep(self.llm, self.catalog, self.pricing, self.turns, self.recorder, self.clock, self.ids)
+
+    def send(self) -> SendMessage:
+        return SendMessage(self.turns, self.pricing, self.catalog, SequentialTurnRunner(), self.executor,
+                           self.clock, self.ids)
+
+    async def room_with(self, *keys: str, mode: Mode = Mode.MANUAL) -> tuple[UUID, UUID, UUID]:
+        user = await self.new_user_id()
+        room = await self.new_room(user, mode=mode)
+        for key in keys:
+            await self.new_agent(user, room.id, key)
+        session = await self.new_session(user, room.id)
+        return user, room.id, session.id
+
+
+@pytest.fixture
+def tw() -> TurnWorld:
+    return TurnWorld()
+
+
+async def test_manual_turn_answers_tagged_agents_in_order_of_first_mention(tw: TurnWorld) -> None:
+    user, _, session = await tw.room_with("ada", "bob", "cy")
+    sent = await tw.send().execute(user, session, "@cy first, then @ada, and @cy again; mail a@bob.com")
+    assert [s.agent_key for s in sent.turn.steps] == ["cy", "ada"]
+    assert sent.turn.status is TurnStatus.COMPLETED and sent.turn.turn_index == 0
+    # The second agent saw the first one's answer; each saw only its own role prompt.
+    second = tw.llm.calls[1].messages
+    assert "[Cy]: Cy says: 1" in second[-1].content
+    assert "You are cy." not in second[0].content and "You are ada." in second[0].content
+
+
+async def test_no_valid_tag_and_no_agents_write_nothing(tw: TurnWorld) -> None:
+    user, _, session = await tw.room_with("ada")
+    with pytest.raises(NoValidTag):
+        await tw.send().execute(user, session, "hello @nobody and a@ada.com")
+    empty_user, _, empty_session = await tw.room_with()
+    with pytest.raises(NoAgents):
+        await tw.send().execute(empty_user, empty_session, "@ada hi")
+    assert tw.data.turns == {} and tw.data.ledger == []
+    assert tw.db.sessions[session].turn_count == 0
+
+
+async def test_roundtable_partial_failure_keeps_the_others_and_bills_each_attempt(tw: TurnWorld) -> None:
+    user, _, session = await tw.room_with("ada", "bob", "cy", mode=Mode.ROUNDTABLE)
+    tw.llm.failing = {"Bob"}
+    turn = (await tw.send().execute(user, session, "what now?")).turn
+    assert turn.status is TurnStatus.PARTIAL
+    assert [(s.agent_key, s.status) for s in turn.steps] == [
+        ("ada", StepStatus.COMPLETED), ("bob", StepStatus.FAILED), ("cy", StepStatus.COMPLETED)]
+    assert turn.steps[1].error == StepError(code="provider_error", detail="boom")
+    assert "[Bob] (failed to answer: provider_error)" in tw.llm.calls[2].messages[-1].content
+    assert len(tw.data.ledger) == 3 and turn.usage.llm_calls == 3
+    expected = price_call(await tw.pricing.active_version(), "sim", 800, 200, 300).credits_burned
+    assert turn.steps[0].usage.credits == expected == Decimal("0.0600")  # (800×0.35 + 200×0.10 + 300) / 10000
+    assert turn.usage.credits == 2 * expected
+
+
+async def test_all_steps_failing_is_a_failed_turn_not_an_error(tw: TurnWorld) -> None:
+    user, _, session = await tw.room_with("ada", mode=Mode.ROUNDTABLE)
+    tw.llm.failing = {"Ada"}
+    turn = (await tw.send().execute(user, session, "hi")).turn
+    assert turn.status is TurnStatus.FAILED and turn.completed_at is not None
+
+
+async def test_pending_mode_applies_at_next_turn_start(tw: TurnWorld) -> None:
+    user, room, session = await tw.room_with("ada", "bob")
+    await rooms.ChangeMode(tw.rooms, tw.clock).execute(user, room, Mode.ROUNDTABLE)
+    assert (await tw.rooms.room_of(user, room)).current_mode is Mode.MANUAL  # not applied yet
+    turn = (await tw.send().execute(user, session, "no tags needed now")).turn
+    assert turn.mode is Mode.ROUNDTABLE and len(turn.steps) == 2
+    stored = await tw.rooms.room_of(user, room)
+    assert stored.current_mode is Mode.ROUNDTABLE and stored.pending_mode is None
+
+
+async def test_turn_indexes_are_gapless_and_a_running_turn_blocks_the_next(tw: TurnWorld) -> None:
+    user, _, session = await tw.room_with("ada")
+    for expected in range(3):
+        assert (await tw.send().execute(user, session, "@ada go")).turn.turn_index == expected
+    row = next(iter(tw.data.turns.values()))
+    row.status = TurnStatus.RUNNING
+    with pytest.raises(TurnInProgress):
+        await tw.send().execute(user, session, "@ada again")
+    assert tw.db.sessions[session].turn_count == 3
+
+
+async def test_idempotency_key_replays_and_conflicts(tw: TurnWorld) -> None:
+    user, _, session = await tw.room_with("ada")
+    first = await tw.send().execute(user, session, "@ada hi", "key-1")
+    again = await tw.send().execute(user, session, "@ada hi", "key-1")
+    assert again.replayed and not first.replayed and again.turn.id == first.turn.id
+    assert len(tw.llm.calls) == 1
+    with pytest.raises(IdempotencyConflict):
+        await tw.send().execute(user, session, "@ada something else", "key-1")
+    # A request refused with a 4xx does not consume its key.
+    with pytest.raises(NoValidTag):
+        await tw.send().execute(user, session, "no tag", "key-2")
+    assert (await tw.send().execute(user, session, "@ada fine", "key-2")).turn.turn_index == 1
+
+
+async def test_message_too_big_for_the_model_is_refused_up_front(tw: TurnWorld) -> None:
+    user, _, session = await tw.room_with("ada")
+    tw.catalog._specs["sim"] = tw.catalog._specs["sim"].__class__(
+        alias="sim", provider="simulated", provider_model="x", context_window=4096)
+    with pytest.raises(ContextBudgetExceeded):
+        await tw.send().execute(user, session, "@ada " + "x" * 20_000)
+    assert tw.data.turns == {}
+
+
+async def test_resume_does_not_call_committed_steps_again_and_cancels_cut_calls(tw: TurnWorld) -> None:
+    user, _, session = await tw.room_with("ada", "bob", "cy", mode=Mode.ROUNDTABLE)
+    send = tw.send()
+    # Simulate a crash: the turn began, step 0 committed, step 1's call was in flight.
+    from application.ports.turns import NewTurn
+
+    context = await tw.turns.begin_turn(
+        NewTurn(turn_id=uuid4(), user_id=user, session_id=session, message="go", idempotency_key=None,
+                request_hash="h", pricing_version="2026-02-20", now=tw.clock.now()),
+        send._plan("go"))
+    executor = tw.executor()
+    await executor(context, context.plan[0], [])
+    from application.ports.turns import CallIntent
+
+    await tw.recorder.record_intent(CallIntent(
+        call_id=uuid4(), turn_id=context.turn_id, step_index=1, agent_key="bob", provider="simulated",
+        model_alias="sim", provider_model="pantheon-sim", estimated_input_tokens=400, started_at=tw.clock.now()))
+    tw.llm.calls.clear()
+    tw.clock.advance(120)
+    recover = RecoverTurns(tw.turns, tw.recorder, tw.pricing, send, tw.clock, tw.ids, stale_after_s=30,
+                           abandon_after_s=3600)
+    claimed = await recover.claim()
+    assert [(c.turn_id, resume) for c, resume in claimed] == [(context.turn_id, True)]
+    await recover.resume(claimed[0][0])
+    assert [c.messages[0].content.split(" ")[2] for c in tw.llm.calls] == ["Bob", "Cy"]  # Ada not called again
+    turn = await tw.turns.turn_of(user, context.turn_id)
+    assert turn.status is TurnStatus.COMPLETED and len(turn.steps) == 3
+    cancelled = [e for e in tw.data.ledger if e.status == "cancelled"]
+    assert len(cancelled) == 1 and cancelled[0].credits_burned == Decimal("0.0000")
+    assert cancelled[0].input_tokens_fresh == 400
+    assert tw.data.intents == {}
+
+
+async def test_turn_too_old_is_marked_failed_not_resumed(tw: TurnWorld) -> None:
+    user, _, session = await tw.room_with("ada", mode=Mode.ROUNDTABLE)
+    from application.ports.turns import NewTurn
+
+    send = tw.send()
+    context = await tw.turns.begin_turn(
+        NewTurn(turn_id=uuid4(), user_id=user, session_id=session, message="go", idempotency_key=None,
+                request_hash="h", pricing_version="2026-02-20", now=tw.clock.now()), send._plan("go"))
+    tw.clock.advance(7200)
+    recover = RecoverTurns(tw.turns, tw.recorder, tw.pricing, send, tw.clock, tw.ids, stale_after_s=30,
+                           abandon_after_s=3600)
+    claimed = await recover.claim()
+    assert [resume for _, resume in claimed] == [False]
+    turn = await tw.turns.turn_of(user, context.turn_id)
+    assert turn.status is TurnStatus.FAILED and tw.llm.calls == []
+    assert await recover.claim() == []  # nothing left to adopt
