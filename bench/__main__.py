@@ -17,8 +17,8 @@ import httpx
 
 from bench import floors, http_turns
 from bench.infra import fresh_database, log, postgres, server, wait_healthy
-from bench.report import render
 from bench.plan import Plan, Results
+from bench.report import render
 
 
 async def run_http(base: str, plan: Plan, results: Results) -> None:
@@ -28,12 +28,24 @@ async def run_http(base: str, plan: Plan, results: Results) -> None:
         await api.sign_up()
         log(f"1. HTTP manual: {plan.manual_warmup} warm-up + {plan.manual_n} turns")
         results.manual = await http_turns.sequential_turns(
-            api, "HTTP turn, manual, 1 sim agent", "manual", 1, warmup=plan.manual_warmup, n=plan.manual_n,
-            per_session=plan.per_session)
+            api,
+            "HTTP turn, manual, 1 sim agent",
+            "manual",
+            1,
+            warmup=plan.manual_warmup,
+            n=plan.manual_n,
+            per_session=plan.per_session,
+        )
         log(f"2. HTTP roundtable: {plan.roundtable_warmup} warm-up + {plan.roundtable_n} turns")
         results.roundtable = await http_turns.sequential_turns(
-            api, "HTTP turn, roundtable, 5 sim agents", "roundtable", 5, warmup=plan.roundtable_warmup,
-            n=plan.roundtable_n, per_session=plan.per_session)
+            api,
+            "HTTP turn, roundtable, 5 sim agents",
+            "roundtable",
+            5,
+            warmup=plan.roundtable_warmup,
+            n=plan.roundtable_n,
+            per_session=plan.per_session,
+        )
         log(f"6. one session of {plan.growth_turns} turns")
         results.growth = await http_turns.session_growth(api, plan.growth_turns)
         log(f"7. throughput: {plan.clients} clients for {plan.duration_s:.0f} s")
@@ -51,7 +63,8 @@ async def run_floors(database_url: str, plan: Plan, results: Results) -> None:
             for durability in (None, "exit"):
                 log(f"3. bare LangGraph, {nodes} node(s), durability {durability or 'default'}")
                 results.langgraph[nodes, durability] = await floors.bare_langgraph(
-                    pool, nodes, durability=durability, warmup=plan.lg_warmup, n=plan.lg_n[nodes])
+                    pool, nodes, durability=durability, warmup=plan.lg_warmup, n=plan.lg_n[nodes]
+                )
         for steps in (1, 5):
             log(f"4. raw SQL floor, {steps} step(s)")
             results.sql[steps] = await floors.sql_floor(pool, steps, warmup=plan.sql_warmup, n=plan.sql_n)
@@ -61,9 +74,13 @@ async def run_floors(database_url: str, plan: Plan, results: Results) -> None:
 
 def environment(results: Results, server_url: str) -> None:
     results.env |= {
-        "cpus": str(os.cpu_count()), "python": platform.python_version(), "langgraph": version("langgraph"),
-        "checkpoint-postgres": version("langgraph-checkpoint-postgres"), "psycopg": version("psycopg"),
-        "server": server_url, "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpus": str(os.cpu_count()),
+        "python": platform.python_version(),
+        "langgraph": version("langgraph"),
+        "checkpoint-postgres": version("langgraph-checkpoint-postgres"),
+        "psycopg": version("psycopg"),
+        "server": server_url,
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
 
 
@@ -74,8 +91,11 @@ def _interrupt(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--url", help="use this running server (e.g. http://127.0.0.1:8000) instead of starting one")
-    parser.add_argument("--pg-admin-url", help="admin URL of a PostgreSQL server to use instead of the embedded one "
-                                                "(the database `pantheon_bench` is dropped and recreated in it)")
+    parser.add_argument(
+        "--pg-admin-url",
+        help="admin URL of a PostgreSQL server to use instead of the embedded one "
+        "(the database `pantheon_bench` is dropped and recreated in it)",
+    )
     parser.add_argument("--quick", action="store_true", help="a few turns per section, to check the harness")
     args = parser.parse_args(argv)
     plan = Plan.quick() if args.quick else Plan()

@@ -23,15 +23,22 @@ from bench.stats import Sample
 
 PRICING_VERSION = "2026-02-20"  # seeded by the migrations
 # About the size of a `sim` answer, so the rows weigh what a real turn's rows weigh.
-ANSWER = ("Ada here. On 'what should we do next', my view: start from the goal, list the constraints, "
-          "pick the smallest step that tests the riskiest assumption, and report back. ") * 2
+ANSWER = (
+    "Ada here. On 'what should we do next', my view: start from the goal, list the constraints, "
+    "pick the smallest step that tests the riskiest assumption, and report back. "
+) * 2
 
 
 def open_pool(database_url: str, *, max_size: int = 4) -> AsyncConnectionPool:
     """Opened as DESIGN.md says AsyncPostgresSaver needs: autocommit, prepare_threshold=0, dict_row."""
-    return AsyncConnectionPool(database_url, min_size=1, max_size=max_size, open=False,
-                               kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
-                               name="bench")
+    return AsyncConnectionPool(
+        database_url,
+        min_size=1,
+        max_size=max_size,
+        open=False,
+        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+        name="bench",
+    )
 
 
 async def timed(label: str, once: Callable[[], Awaitable[Any]], *, warmup: int, n: int, note: str = "") -> Sample:
@@ -68,8 +75,9 @@ def bare_graph(nodes: int, saver: AsyncPostgresSaver) -> Any:
     return builder.compile(checkpointer=saver)
 
 
-async def bare_langgraph(pool: AsyncConnectionPool, nodes: int, *, durability: str | None, warmup: int,
-                         n: int) -> Sample:
+async def bare_langgraph(
+    pool: AsyncConnectionPool, nodes: int, *, durability: str | None, warmup: int, n: int
+) -> Sample:
     graph = bare_graph(nodes, AsyncPostgresSaver(conn=pool))  # type: ignore[arg-type]
     extra = {} if durability is None else {"durability": durability}
 
@@ -80,8 +88,13 @@ async def bare_langgraph(pool: AsyncConnectionPool, nodes: int, *, durability: s
 
     mode = "default (async)" if durability is None else f'"{durability}"'
     plural = "node" if nodes == 1 else "nodes"
-    return await timed(f"bare LangGraph, {nodes} {plural}, durability {mode}", once, warmup=warmup, n=n,
-                       note="new thread_id per invoke")
+    return await timed(
+        f"bare LangGraph, {nodes} {plural}, durability {mode}",
+        once,
+        warmup=warmup,
+        n=n,
+        note="new thread_id per invoke",
+    )
 
 
 # --- raw SQL floor -------------------------------------------------------------------------------------
@@ -91,7 +104,9 @@ INSERT_ROOM = """
 INSERT INTO rooms (id, owner_id, name, current_mode, created_at, updated_at)
 VALUES (%(id)s, %(user_id)s, 'bench floor', 'roundtable', %(now)s, %(now)s)
 """
-INSERT_SESSION = "INSERT INTO sessions (id, room_id, user_id, created_at) VALUES (%(id)s, %(room_id)s, %(user_id)s, %(now)s)"
+INSERT_SESSION = """
+INSERT INTO sessions (id, room_id, user_id, created_at) VALUES (%(id)s, %(room_id)s, %(user_id)s, %(now)s)
+"""
 INSERT_TURN = """
 INSERT INTO turns (id, session_id, user_id, room_id, turn_index, mode, status, user_message, roster, plan,
                    pricing_version, created_at, heartbeat_at, completed_at)
@@ -129,19 +144,48 @@ async def sql_floor(pool: AsyncConnectionPool, steps: int, *, warmup: int, n: in
     async def once() -> None:
         nonlocal index
         turn_id, at = uuid.uuid4(), datetime.now(UTC)
-        rows = [scope | {"turn_id": turn_id, "step_index": i, "agent_key": f"a{i}", "agent_name": f"A{i}",
-                         "content": ANSWER, "input_tokens": 180, "output_tokens": 60, "total_tokens": 240,
-                         "oe_tokens": Decimal("123.0000"), "credits": Decimal("0.0123"),
-                         "pricing_version": PRICING_VERSION, "now": at} for i in range(steps)]
+        rows = [
+            scope
+            | {
+                "turn_id": turn_id,
+                "step_index": i,
+                "agent_key": f"a{i}",
+                "agent_name": f"A{i}",
+                "content": ANSWER,
+                "input_tokens": 180,
+                "output_tokens": 60,
+                "total_tokens": 240,
+                "oe_tokens": Decimal("123.0000"),
+                "credits": Decimal("0.0123"),
+                "pricing_version": PRICING_VERSION,
+                "now": at,
+            }
+            for i in range(steps)
+        ]
         async with pool.connection() as conn, conn.transaction():
-            await conn.execute(INSERT_TURN, scope | {
-                "id": turn_id, "turn_index": index, "message": "what should we do next?", "roster": roster,
-                "plan": roster, "pricing_version": PRICING_VERSION, "now": at})
+            await conn.execute(
+                INSERT_TURN,
+                scope
+                | {
+                    "id": turn_id,
+                    "turn_index": index,
+                    "message": "what should we do next?",
+                    "roster": roster,
+                    "plan": roster,
+                    "pricing_version": PRICING_VERSION,
+                    "now": at,
+                },
+            )
             async with conn.cursor() as cur:
                 await cur.executemany(INSERT_STEP, [r | {"id": uuid.uuid4()} for r in rows])
                 await cur.executemany(INSERT_LEDGER, [r | {"id": uuid.uuid4(), "call_id": uuid.uuid4()} for r in rows])
         index += 1
 
     plural = "step" if steps == 1 else "steps"
-    return await timed(f"raw SQL floor, {steps} {plural}", once, warmup=warmup, n=n,
-                       note=f"1 tx: turns + {steps} turn_steps + {steps} llm_call_events")
+    return await timed(
+        f"raw SQL floor, {steps} {plural}",
+        once,
+        warmup=warmup,
+        n=n,
+        note=f"1 tx: turns + {steps} turn_steps + {steps} llm_call_events",
+    )

@@ -28,17 +28,28 @@ class Api:
         return response.json()
 
     async def sign_up(self) -> None:
-        body = await self._post("/users", {"email": f"bench-{uuid.uuid4().hex[:12]}@example.com",
-                                           "display_name": "bench"})
+        body = await self._post(
+            "/users", {"email": f"bench-{uuid.uuid4().hex[:12]}@example.com", "display_name": "bench"}
+        )
         self.headers = {"Authorization": f"Bearer {body['api_key']}"}
 
     async def room(self, mode: str, agents: int) -> str:
-        room_id = (await self._post("/rooms", {"name": f"bench {mode} x{agents}", "mode": mode,
-                                               "goal": "Measure how fast a turn is."}))["id"]
+        room_id = (
+            await self._post(
+                "/rooms", {"name": f"bench {mode} x{agents}", "mode": mode, "goal": "Measure how fast a turn is."}
+            )
+        )["id"]
         for i in range(agents):
-            await self._post(f"/rooms/{room_id}/agents", {
-                "agent_key": f"a{i}", "name": f"Agent {i}", "model": "sim", "position": i,
-                "role_prompt": f"You are agent {i}: answer briefly and concretely."})
+            await self._post(
+                f"/rooms/{room_id}/agents",
+                {
+                    "agent_key": f"a{i}",
+                    "name": f"Agent {i}",
+                    "model": "sim",
+                    "position": i,
+                    "role_prompt": f"You are agent {i}: answer briefly and concretely.",
+                },
+            )
         return room_id
 
     async def sessions(self, room_id: str, count: int) -> list[str]:
@@ -47,8 +58,9 @@ class Api:
     async def turn(self, session_id: str, message: str) -> tuple[float, bool]:
         """(milliseconds, answered 201)."""
         started = time.perf_counter()
-        response = await self.client.post(f"{API}/sessions/{session_id}/turns", json={"message": message},
-                                          headers=self.headers)
+        response = await self.client.post(
+            f"{API}/sessions/{session_id}/turns", json={"message": message}, headers=self.headers
+        )
         elapsed = (time.perf_counter() - started) * 1000
         ok = response.status_code == 201
         if not ok and self.first_error is None:
@@ -62,8 +74,9 @@ def message(mode: str, i: int) -> str:
     return f"@a0 {text}" if mode == "manual" else text
 
 
-async def sequential_turns(api: Api, label: str, mode: str, agents: int, *, warmup: int, n: int,
-                           per_session: int) -> Sample:
+async def sequential_turns(
+    api: Api, label: str, mode: str, agents: int, *, warmup: int, n: int, per_session: int
+) -> Sample:
     """`warmup` then `n` turns one after another, a new session every `per_session` turns (history stays small)."""
     room_id = await api.room(mode, agents)
     total = warmup + n
@@ -92,7 +105,7 @@ async def session_growth(api: Api, turns: int = 200, window: int = 20) -> tuple[
         errors += not ok
     first = Sample(f"one session, turns 1-{window}", latencies[:window], note="manual, 1 sim agent")
     last = Sample(f"one session, turns {turns - window + 1}-{turns}", latencies[-window:], errors=errors)
-    blocks = [Sample("", latencies[i:i + window]).p50 for i in range(0, turns, window)]
+    blocks = [Sample("", latencies[i : i + window]).p50 for i in range(0, turns, window)]
     return first, last, blocks
 
 

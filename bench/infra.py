@@ -94,15 +94,20 @@ def server(database_url: str, *, startup_timeout_s: float = 90.0) -> Iterator[tu
     """`pantheon serve` on a free port of 127.0.0.1; yields (base URL, pid); stops it on exit, error or Ctrl-C."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
-    env |= {"PANTHEON_DATABASE_URL": database_url, "PANTHEON_HOST": "127.0.0.1", "PANTHEON_PORT": str(port),
-            "PANTHEON_LOG_LEVEL": "WARNING"}
+    env |= {
+        "PANTHEON_DATABASE_URL": database_url,
+        "PANTHEON_HOST": "127.0.0.1",
+        "PANTHEON_PORT": str(port),
+        "PANTHEON_LOG_LEVEL": "WARNING",
+    }
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     log_path = DATA_DIR / "server.log"
     base = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as out:
         # Own session: a Ctrl-C reaches only the benchmark, which then stops the server itself.
-        proc = subprocess.Popen(_server_command(), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            _server_command(), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             log(f"server pid {proc.pid} starting on {base} (log: {log_path.relative_to(ROOT)})")
             wait_healthy(base, startup_timeout_s, proc, log_path)
@@ -112,8 +117,9 @@ def server(database_url: str, *, startup_timeout_s: float = 90.0) -> Iterator[tu
             log("server stopped")
 
 
-def wait_healthy(base: str, timeout_s: float, proc: subprocess.Popen[bytes] | None = None,
-                 log_path: Path | None = None) -> None:
+def wait_healthy(
+    base: str, timeout_s: float, proc: subprocess.Popen[bytes] | None = None, log_path: Path | None = None
+) -> None:
     deadline = time.monotonic() + timeout_s
     last = "no answer"
     with httpx.Client(base_url=base, timeout=2.0) as client:

@@ -24,8 +24,18 @@ class Plan:
 
     @classmethod
     def quick(cls) -> Plan:
-        return cls(manual_warmup=5, manual_n=40, roundtable_warmup=3, roundtable_n=20, growth_turns=40,
-                   duration_s=2.0, lg_warmup=3, lg_n={1: 20, 5: 20}, sql_warmup=3, sql_n=30)
+        return cls(
+            manual_warmup=5,
+            manual_n=40,
+            roundtable_warmup=3,
+            roundtable_n=20,
+            growth_turns=40,
+            duration_s=2.0,
+            lg_warmup=3,
+            lg_n={1: 20, 5: 20},
+            sql_warmup=3,
+            sql_n=30,
+        )
 
 
 @dataclass

@@ -150,3 +150,11 @@ class MemoryPricingStore:
 
     async def pricing_versions(self) -> list[PricingVersion]:
         return list(self._versions)
+
+    async def publish_version(self, version: PricingVersion, *, replacing: str) -> bool:
+        if (await self.active_version()).version != replacing:
+            return False  # another version came into force first
+        if any(v.version == version.version for v in self._versions):
+            return False
+        self._versions = sorted([*self._versions, version], key=lambda v: (v.effective_from, v.version), reverse=True)
+        return True

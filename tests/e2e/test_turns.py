@@ -48,7 +48,8 @@ async def test_manual_turn_with_two_tagged_agents(client: AsyncTestClient) -> No
         (0, "cy", "completed", "agent"), (1, "ada", "completed", "agent")]
     assert all(s["content"] and s["error"] is None for s in turn["steps"])
     rows = await ledger(client, headers, turn_id=turn["id"])
-    assert [(r["step_index"], r["agent_key"], r["status"]) for r in rows] == [(0, "cy", "success"), (1, "ada", "success")]
+    assert [(r["step_index"], r["agent_key"], r["status"]) for r in rows] == [
+        (0, "cy", "success"), (1, "ada", "success")]
     assert turn["usage"]["llm_calls"] == 2
     assert Decimal(turn["usage"]["credits"]) == sum(Decimal(r["credits_burned"]) for r in rows)
     assert turn["usage"]["input_tokens"] == sum(r["input_tokens_fresh"] + r["input_tokens_cached"] for r in rows)
@@ -198,3 +199,24 @@ async def test_other_users_cannot_see_turns_or_ledger(client: AsyncTestClient) -
     assert_error(await send(client, intruder, session, "@ada hi"), 404, "not_found")
     assert await ledger(client, intruder) == []
     assert await ledger(client, intruder, turn_id=turn["id"]) == []
+
+
+async def test_roster_changes_during_a_turn_apply_to_the_next_one(database_url: str) -> None:
+    from tests.e2e.conftest import build_client
+
+    async with build_client(database_url, sim_slow_chunk_delay_s=0.02) as slow:
+        headers = await auth_headers(slow)
+        room = await create_room(slow, headers, mode="roundtable")
+        ada = await add_agent(slow, headers, room["id"], "ada", model="sim-slow")
+        await add_agent(slow, headers, room["id"], "bob", model="sim-slow")
+        session = (await open_session(slow, headers, room["id"]))["id"]
+        running = asyncio.ensure_future(send(slow, headers, session, "go"))
+        await asyncio.sleep(0.1)
+        assert (await slow.delete(f"{API}/rooms/{room['id']}/agents/{ada['id']}", headers=headers)).status_code == 204
+        await add_agent(slow, headers, room["id"], "cy")
+        await slow.put(f"{API}/rooms/{room['id']}/mode", json={"mode": "manual"}, headers=headers)
+        turn = (await running).json()
+        assert (turn["mode"], [s["agent_key"] for s in turn["steps"]]) == ("roundtable", ["ada", "bob"])
+        assert_error(await send(slow, headers, session, "@ada are you there?"), 422, "no_valid_tag")
+        nxt = (await send(slow, headers, session, "@cy and @bob")).json()
+        assert (nxt["mode"], [s["agent_key"] for s in nxt["steps"]]) == ("manual", ["cy", "bob"])

@@ -9,6 +9,11 @@ Usage:
     async with OpenAiServer() as server:
         server.script(status_reply(429, headers={"retry-after": "1"}), OPENAI.stream(["Hi"]))
         ... point a provider's base_url at server.base_url ...
+
+When the code under test blocks the test's event loop (litestar's AsyncTestClient runs the app
+through a blocking portal on another thread), run the servers on a loop of their own:
+    with ServerThread() as thread:
+        server = thread.start(OpenAiServer())
 """
 
 from __future__ import annotations
@@ -17,9 +22,11 @@ import asyncio
 import contextlib
 import json
 import socket
+import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 # --- replies ---------------------------------------------------------------------------------
 
@@ -225,6 +232,7 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]  # names lower-cased
     body: bytes
+    received_at: float = 0.0  # time.monotonic() when the request was read
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -248,6 +256,16 @@ class ScriptedLlmServer:
 
     def script(self, *replies: Reply) -> None:
         self._replies.extend(replies)
+
+    @property
+    def pending(self) -> int:
+        """Scripted replies not yet used."""
+        return len(self._replies)
+
+    def reset(self) -> None:
+        """Forget the script and the recorded requests (between tests sharing one server)."""
+        self._replies.clear()
+        self.requests.clear()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
@@ -311,7 +329,7 @@ async def _read_request(reader: asyncio.StreamReader) -> RecordedRequest | None:
         name, _, value = line.decode("latin-1").partition(":")
         headers[name.strip().lower()] = value.strip()
     body = await reader.readexactly(int(headers.get("content-length", "0")))
-    return RecordedRequest(method=method, path=path, headers=headers, body=body)
+    return RecordedRequest(method=method, path=path, headers=headers, body=body, received_at=time.monotonic())
 
 
 async def _write_reply(writer: asyncio.StreamWriter, reply: Reply) -> None:
@@ -341,3 +359,38 @@ def unused_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+ServerT = TypeVar("ServerT", bound=ScriptedLlmServer)
+
+
+class ServerThread:
+    """Scripted servers on an event loop of their own, in a daemon thread.
+
+    Needed when the test's own loop is blocked while the code under test runs: litestar's
+    AsyncTestClient calls the app through a blocking portal, so a server on the test's loop could
+    never answer the app's request. `script()`, `reset()` and `requests` are safe to use from the
+    test's thread between requests (deque and list operations are atomic).
+    """
+
+    def __init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="llm-loopback", daemon=True)
+        self._servers: list[ScriptedLlmServer] = []
+
+    def __enter__(self) -> ServerThread:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for server in self._servers:
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(server.close(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+    def start(self, server: ServerT) -> ServerT:
+        asyncio.run_coroutine_threadsafe(server.start(), self._loop).result(timeout=10)
+        self._servers.append(server)
+        return server

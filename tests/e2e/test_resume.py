@@ -1,0 +1,147 @@
+"""Invariant 3 with real processes: kill a server in the middle of a slow roundtable, start another one,
+and the turn finishes without calling again the agents whose steps were committed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+API = "/api/v1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, database_url: str, **env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        environment = {k: v for k, v in os.environ.items() if k not in ("OPENROUTER_API_KEY", "PANTHEON_CONFIG")}
+        environment.update(PANTHEON_DATABASE_URL=database_url, PANTHEON_PORT=str(self.port),
+                           PANTHEON_LOG_LEVEL="WARNING", **env)
+        self.process = subprocess.Popen([sys.executable, "-m", "entrypoints.cli", "serve"], cwd=ROOT,
+                                        env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(self.process.stderr.read().decode() if self.process.stderr else "server died")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not become healthy")
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+@pytest.fixture
+def servers(database_url: str) -> Iterator[list[Server]]:
+    started: list[Server] = []
+    yield started
+    for server in started:
+        server.stop()
+
+
+def call(server: Server, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any) -> Any:
+    response = httpx.request(method, f"{server.url}{API}{path}", headers=headers, timeout=30, **kwargs)
+    assert response.status_code < 300, response.text
+    return response.json() if response.content else None
+
+
+def committed_steps(database_url: str, turn_id: str) -> int:
+    with psycopg.connect(database_url) as conn:
+        return conn.execute("SELECT count(*) FROM turn_steps WHERE turn_id = %s", (turn_id,)).fetchone()[0]
+
+
+def test_killed_turn_resumes_on_the_next_server_without_rebilling(database_url: str, servers: list[Server]) -> None:
+    first = Server(database_url, PANTHEON_SIM_SLOW_CHUNK_DELAY_S="0.04")
+    servers.append(first)
+    key = call(first, "POST", "/users", json={"email": "resume@example.com"})["api_key"]
+    auth = {"Authorization": f"Bearer {key}"}
+    room = call(first, "POST", "/rooms", auth, json={"name": "Slow council", "mode": "roundtable"})
+    for name in ("ada", "bob", "cy", "dee"):
+        call(first, "POST", f"/rooms/{room['id']}/agents", auth,
+             json={"agent_key": name, "name": name.title(), "model": "sim-slow", "role_prompt": f"You are {name}."})
+    session = call(first, "POST", f"/rooms/{room['id']}/sessions", auth, json={})
+
+    def kill_after_first_step() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with psycopg.connect(database_url) as conn:
+                row = conn.execute("SELECT count(st.*) FROM turns t JOIN turn_steps st ON st.turn_id = t.id"
+                                   " WHERE t.session_id = %s", (session["id"],)).fetchone()
+            if row[0] >= 1:
+                time.sleep(0.15)  # let step 1's call start, so a call is cut in flight
+                first.kill()
+                return
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_after_first_step)
+    killer.start()
+    try:
+        with pytest.raises(httpx.HTTPError):  # the request dies with its server
+            httpx.post(f"{first.url}{API}/sessions/{session['id']}/turns", json={"message": "slowly now"},
+                       headers=auth, timeout=60)
+    finally:
+        killer.join()
+    with psycopg.connect(database_url) as conn:
+        turn_id, status = conn.execute("SELECT id, status FROM turns WHERE session_id = %s",
+                                       (session["id"],)).fetchone()
+    turn_id = str(turn_id)
+    assert status == "running"
+    done_before = committed_steps(database_url, turn_id)
+    assert 1 <= done_before < 4
+
+    second = Server(database_url, PANTHEON_TURN_STALE_AFTER_S="0.3", PANTHEON_SIM_SLOW_CHUNK_DELAY_S="0.01")
+    servers.append(second)
+    deadline = time.monotonic() + 60
+    turn: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        turn = call(second, "GET", f"/sessions/{session['id']}/turns/{turn_id}", auth)
+        if turn["status"] != "running":
+            break
+        time.sleep(0.1)
+    assert turn["status"] == "completed", turn
+    assert [s["agent_key"] for s in turn["steps"]] == ["ada", "bob", "cy", "dee"]
+
+    rows = call(second, "GET", "/usage/events", auth, params={"turn_id": turn_id, "limit": "100"})["items"]
+    successes = [r for r in rows if r["status"] == "success"]
+    cancelled = [r for r in rows if r["status"] == "cancelled"]
+    # Exactly one paid call per step: the committed ones were not called again.
+    assert sorted(r["step_index"] for r in successes) == [0, 1, 2, 3]
+    # The call cut by the crash is recorded, unbilled, with its estimated input.
+    assert len(cancelled) == 1 and cancelled[0]["step_index"] == done_before
+    assert cancelled[0]["credits_burned"] == "0.0000" and cancelled[0]["input_tokens_fresh"] > 0
+    assert turn["usage"]["llm_calls"] == 5
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM llm_call_intents").fetchone()[0] == 0
+    # The session is usable again.
+    next_turn = call(second, "POST", f"/sessions/{session['id']}/turns", auth, json={"message": "and now?"})
+    assert next_turn["turn_index"] == 1
