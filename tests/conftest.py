@@ -20,7 +20,8 @@ from adapters.postgres.pool import make_pool
 from adapters.postgres.schema import migrate
 
 ROOT = Path(__file__).resolve().parents[1]
-TEMPLATE = "pantheon_template"
+# One template per pytest process, so two runs sharing the embedded server never collide.
+TEMPLATE = f"pantheon_template_{os.getpid()}"
 
 
 def _admin(admin_uri: str, statement: sql.Composable) -> None:
@@ -39,12 +40,13 @@ def pg_admin_uri() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def template_db(pg_admin_uri: str) -> str:
+def template_db(pg_admin_uri: str) -> Iterator[str]:
     """Migrated once per run; modules clone it (CREATE DATABASE ... TEMPLATE), which takes milliseconds."""
     _admin(pg_admin_uri, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(TEMPLATE)))
     _admin(pg_admin_uri, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TEMPLATE)))
     migrate(with_database(pg_admin_uri, TEMPLATE))
-    return TEMPLATE
+    yield TEMPLATE
+    drop_database(pg_admin_uri, TEMPLATE)
 
 
 def clone_database(pg_admin_uri: str, template: str, label: str) -> str:

@@ -28,14 +28,14 @@ SELECT_MESSAGES = """
 SELECT id, turn_index, role, agent_key, agent_name, content, status, created_at FROM (
     SELECT t.id, t.turn_index, 'user' AS role, NULL AS agent_key, NULL AS agent_name,
            t.user_message AS content, 'ok' AS status, t.created_at, -1 AS step_order
-    FROM turns t
+    FROM turns t JOIN rooms r ON r.id = t.room_id AND r.deleted_at IS NULL
     WHERE t.session_id = %(session_id)s AND t.user_id = %(owner_id)s
     UNION ALL
     SELECT st.id, t.turn_index, 'assistant', st.agent_key, st.agent_name,
            CASE WHEN st.status = 'completed' THEN st.content ELSE coalesce(st.error->>'detail', '') END,
            CASE WHEN st.status = 'completed' THEN 'ok' ELSE 'error' END,
            st.created_at, st.step_index
-    FROM turn_steps st JOIN turns t ON t.id = st.turn_id
+    FROM turn_steps st JOIN turns t ON t.id = st.turn_id JOIN rooms r ON r.id = t.room_id AND r.deleted_at IS NULL
     WHERE t.session_id = %(session_id)s AND t.user_id = %(owner_id)s AND st.kind <> 'manager'
 ) m
 ORDER BY turn_index, step_order

@@ -44,7 +44,7 @@ FOR UPDATE OF s
 """
 SELECT_ROSTER = """
 SELECT agent_key, name, model_alias AS model, role_prompt, position FROM agents
-WHERE room_id = %(room_id)s ORDER BY position, agent_key
+WHERE room_id = %(room_id)s ORDER BY position, agent_key COLLATE "C"
 """
 APPLY_PENDING_MODE = """
 UPDATE rooms SET current_mode = %(mode)s, pending_mode = NULL WHERE id = %(room_id)s AND pending_mode IS NOT NULL

@@ -341,4 +341,21 @@ async def test_the_active_pricing_version_is_the_seeded_2026_02_20(stores: Store
 async def test_pricing_versions_are_found_by_name(stores: Stores) -> None:
     assert await stores.pricing.pricing_version("2026-02-20") == pricing_version()
     assert await stores.pricing.pricing_version("nope") is None
-    assert [v.version for v in await stores.pricing.pricing_versions()] == ["2026-02-20"]
+    assert "2026-02-20" in [v.version for v in await stores.pricing.pricing_versions()]
+
+
+async def test_a_version_published_for_a_future_date_is_listed_but_not_in_force(stores: Stores) -> None:
+    future = pricing_version(
+        f"future-{uuid.uuid4().hex[:8]}", datetime(2999, 1, 1, tzinfo=UTC), {"kimi": ("9.99", "1", "1", "1")}
+    )
+
+    assert await stores.pricing.publish_version(future, replacing="2026-02-20") is True
+
+    assert (await stores.pricing.active_version()).version == "2026-02-20"
+    assert await stores.pricing.pricing_version(future.version) == future
+    listed = [v.version for v in await stores.pricing.pricing_versions()]
+    assert listed.index(future.version) < listed.index("2026-02-20")  # newest first
+    assert await stores.pricing.publish_version(future, replacing="2026-02-20") is False  # the name is taken
+    stale = pricing_version(f"stale-{uuid.uuid4().hex[:8]}", datetime(2999, 1, 1, tzinfo=UTC), {})
+    assert await stores.pricing.publish_version(stale, replacing="1999-01-01") is False
+    assert await stores.pricing.pricing_version(stale.version) is None
