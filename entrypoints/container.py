@@ -25,6 +25,7 @@ from adapters.system import RandomIds, SystemClock
 from application.use_cases import agents, rooms, sessions, turns, usage, users
 from application.use_cases import catalog as catalog_uc
 from application.use_cases.execute_step import ExecuteStep
+from application.use_cases.publish_prices import PublishPrices
 from application.use_cases.recover_turns import RecoverTurns
 from application.use_cases.send_message import SendMessage
 from entrypoints.settings import Settings
@@ -56,17 +57,35 @@ async def open_runner(checkpointer: object) -> AsyncIterator[LangGraphTurnRunner
         await runner.close()
 
 
+RESOURCES = ("pool", "llm", "checkpointer", "runner")  # opening order; closed in reverse
+
+
 async def init_resources(container: Container) -> None:
-    """Open every Resource, then let providers hand out plain objects instead of awaitables."""
-    await container.init_resources()
+    """Open every Resource in order, then let providers hand out plain objects instead of awaitables.
+
+    If one cannot open (say the checkpointer finds no tables), the ones already open are closed and
+    the original error propagates: the server does not start, and says why.
+    """
+    opened: list[providers.Resource] = []
+    try:
+        for name in RESOURCES:
+            resource = getattr(container, name)
+            await resource.init()
+            opened.append(resource)
+    except BaseException:
+        for resource in reversed(opened):
+            await resource.shutdown()
+        raise
     for resource in container.traverse(types=[providers.Resource]):
         resource.disable_async_mode()
 
 
 async def shutdown_resources(container: Container) -> None:
-    for resource in container.traverse(types=[providers.Resource]):
-        resource.enable_async_mode()
-    await container.shutdown_resources()
+    for name in reversed(RESOURCES):
+        resource = getattr(container, name)
+        if resource.initialized:
+            resource.enable_async_mode()
+            await resource.shutdown()
 
 
 class Container(containers.DeclarativeContainer):

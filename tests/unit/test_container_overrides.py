@@ -1,0 +1,56 @@
+"""The container is the one place that names adapters: a test swaps every storage and model provider
+for in-memory fakes and the whole HTTP app runs without PostgreSQL or a network."""
+
+from __future__ import annotations
+
+from dependency_injector import providers
+from litestar.testing import AsyncTestClient
+
+from adapters.llm.simulated import SimulatedLlm
+from adapters.memory.stores import (
+    MemoryAgentStore,
+    MemoryDatabase,
+    MemoryPricingStore,
+    MemoryRoomStore,
+    MemorySessionStore,
+    MemoryUserStore,
+)
+from adapters.memory.turns import MemoryStepRecorder, MemoryTurnLedger, MemoryTurnStore, SequentialTurnRunner
+from entrypoints.container import Container
+from entrypoints.http.app import create_app
+from entrypoints.settings import Settings
+from tests.unit.use_cases.fakes import pricing_version
+
+
+def fake_container() -> tuple[Container, MemoryTurnLedger]:
+    container = Container(settings=Settings(database_url="postgresql://nowhere/none"),
+                          database_url="postgresql://nowhere/none")
+    db = MemoryDatabase()
+    turns = MemoryTurnLedger(db)
+    container.user_store.override(providers.Object(MemoryUserStore(db)))
+    container.room_store.override(providers.Object(MemoryRoomStore(db)))
+    container.agent_store.override(providers.Object(MemoryAgentStore(db)))
+    container.session_store.override(providers.Object(MemorySessionStore(db)))
+    container.pricing_store.override(providers.Object(MemoryPricingStore([pricing_version()])))
+    container.turn_store.override(providers.Object(MemoryTurnStore(turns)))
+    container.step_recorder.override(providers.Object(MemoryStepRecorder(turns)))
+    container.llm.override(providers.Object(SimulatedLlm()))
+    container.runner.override(providers.Object(SequentialTurnRunner()))
+    return container, turns
+
+
+async def test_the_http_app_runs_a_turn_on_fakes_only() -> None:
+    container, turns = fake_container()
+    async with AsyncTestClient(create_app(container, manage_resources=False)) as client:
+        signup = await client.post("/api/v1/users", json={"email": "fake@example.com"})
+        headers = {"Authorization": f"Bearer {signup.json()['api_key']}"}
+        room = (await client.post("/api/v1/rooms", json={"name": "r", "mode": "roundtable"}, headers=headers)).json()
+        for key in ("ada", "bob"):
+            created = await client.post(f"/api/v1/rooms/{room['id']}/agents", headers=headers,
+                                        json={"agent_key": key, "name": key, "model": "sim", "role_prompt": "hi"})
+            assert created.status_code == 201, created.text
+        session = (await client.post(f"/api/v1/rooms/{room['id']}/sessions", json={}, headers=headers)).json()
+        turn = await client.post(f"/api/v1/sessions/{session['id']}/turns", json={"message": "go"}, headers=headers)
+    assert turn.status_code == 201, turn.text
+    assert [s["agent_key"] for s in turn.json()["steps"]] == ["ada", "bob"]
+    assert len(turns.ledger) == 2 and len(turns.steps) == 2
