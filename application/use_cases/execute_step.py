@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from uuid import UUID
 
 from application.context import build_call_context
@@ -11,7 +12,15 @@ from application.ports.catalog import ModelCatalog
 from application.ports.clock import Clock, IdGenerator
 from application.ports.llm import DeltaSink, LlmClient, LlmRequest
 from application.ports.pricing import PricingStore
-from application.ports.turns import CallIntent, ContextAudit, HistoryTurn, StepRecorder, TurnContext, TurnStore
+from application.ports.turns import (
+    CallIntent,
+    ContextAudit,
+    HistoryTurn,
+    LedgerEntry,
+    StepRecorder,
+    TurnContext,
+    TurnStore,
+)
 from domain.errors import ContextBudgetExceeded
 from domain.turns import PlannedStep, StepError, StepStatus, StepUsage, TurnStep
 
@@ -40,7 +49,7 @@ class ExecuteStep:
             context = build_call_context(turn, agent, spec, earlier, history)
         except ContextBudgetExceeded as exc:
             return await self._fail(turn, planned, exc.code, exc.detail)
-        if planned.index == 0 or not earlier:
+        if not earlier:  # one audit row per turn, from its first step's context
             await self._turns.write_audit(ContextAudit(
                 turn_id=turn.turn_id, input_budget=context.input_budget, estimated_tokens=context.estimated_tokens,
                 history_turns=context.history_turns,
@@ -77,7 +86,7 @@ class ExecuteStep:
                         content="", error=StepError(code=code, detail=detail), usage=StepUsage())
         return await self._commit(turn, step, [], self._clock.now())
 
-    async def _commit(self, turn: TurnContext, step: TurnStep, entries: list, now) -> TurnStep:  # type: ignore[type-arg]
+    async def _commit(self, turn: TurnContext, step: TurnStep, entries: list[LedgerEntry], now: datetime) -> TurnStep:
         if await self._recorder.commit_step(turn.turn_id, step, entries, now):
             return step
         stored = await self._recorder.committed_step(turn.turn_id, step.index)

@@ -220,3 +220,16 @@ async def test_roster_changes_during_a_turn_apply_to_the_next_one(database_url: 
         assert_error(await send(slow, headers, session, "@ada are you there?"), 422, "no_valid_tag")
         nxt = (await send(slow, headers, session, "@cy and @bob")).json()
         assert (nxt["mode"], [s["agent_key"] for s in nxt["steps"]]) == ("manual", ["cy", "bob"])
+
+
+async def test_each_turn_writes_one_context_audit_row_with_its_history(client: AsyncTestClient,
+                                                                      database_url: str) -> None:
+    headers, _, session = await council(client, "ada", "bob", mode="roundtable")
+    turns = [(await send(client, headers, session, f"message {i}")).json() for i in range(3)]
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute("SELECT turn_id, history_turns, input_budget, estimated_tokens, actions"
+                            " FROM turn_context_audit WHERE turn_id = ANY(%s)",
+                            ([t["id"] for t in turns],)).fetchall()
+    by_turn = {str(r[0]): r for r in rows}
+    assert [by_turn[t["id"]][1] for t in turns] == [0, 1, 2]  # earlier turns of the session are in context
+    assert all(r[2] > r[3] > 0 and r[4] == [] for r in rows)
