@@ -57,8 +57,9 @@ def _history_pair(turn: HistoryTurn) -> list[ChatMessage]:
     return [ChatMessage("user", turn.user_message), ChatMessage("assistant", answers)]
 
 
-def build_call_context(turn: TurnContext, agent: RosterEntry, spec: ModelSpec | None, earlier: list[TurnStep],
-                       history: list[HistoryTurn]) -> CallContext:
+def build_call_context(
+    turn: TurnContext, agent: RosterEntry, spec: ModelSpec | None, earlier: list[TurnStep], history: list[HistoryTurn]
+) -> CallContext:
     """`history` comes newest-first; the newest turns that fit are kept, oldest first in the prompt."""
     system = system_prompt(turn, agent)
     message = current_message(turn, earlier)
@@ -71,5 +72,10 @@ def build_call_context(turn: TurnContext, agent: RosterEntry, spec: ModelSpec | 
         messages.extend(pair)
     messages.append(ChatMessage("user", message))
     estimated = estimate_tokens(system) + estimate_tokens(message) + sum(counts[:kept])
-    return CallContext(messages=messages, input_budget=budget, estimated_tokens=estimated, history_turns=kept,
-                       history_truncated=kept < len(history))
+    return CallContext(
+        messages=messages,
+        input_budget=budget,
+        estimated_tokens=estimated,
+        history_turns=kept,
+        history_truncated=kept < len(history),
+    )

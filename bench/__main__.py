@@ -16,58 +16,61 @@ from importlib.metadata import version
 import httpx
 
 from bench import floors, http_turns
+from bench.cases import run_interleaved
 from bench.infra import fresh_database, log, postgres, server, wait_healthy
 from bench.plan import Plan, Results
 from bench.report import render
 
 
-async def run_http(base: str, plan: Plan, results: Results) -> None:
-    limits = httpx.Limits(max_connections=plan.clients * 2, max_keepalive_connections=plan.clients * 2)
-    async with httpx.AsyncClient(base_url=base, timeout=60.0, limits=limits) as client:
-        api = http_turns.Api(client)
-        await api.sign_up()
-        log(f"1. HTTP manual: {plan.manual_warmup} warm-up + {plan.manual_n} turns")
-        results.manual = await http_turns.sequential_turns(
-            api,
-            "HTTP turn, manual, 1 sim agent",
-            "manual",
-            1,
-            warmup=plan.manual_warmup,
-            n=plan.manual_n,
-            per_session=plan.per_session,
-        )
-        log(f"2. HTTP roundtable: {plan.roundtable_warmup} warm-up + {plan.roundtable_n} turns")
-        results.roundtable = await http_turns.sequential_turns(
-            api,
-            "HTTP turn, roundtable, 5 sim agents",
-            "roundtable",
-            5,
-            warmup=plan.roundtable_warmup,
-            n=plan.roundtable_n,
-            per_session=plan.per_session,
-        )
-        log(f"6. one session of {plan.growth_turns} turns")
-        results.growth = await http_turns.session_growth(api, plan.growth_turns)
-        log(f"7. throughput: {plan.clients} clients for {plan.duration_s:.0f} s")
-        results.throughput = await http_turns.throughput(api, plan.clients, plan.duration_s)
-
-
-async def run_floors(database_url: str, plan: Plan, results: Results) -> None:
+async def run_all(base: str, database_url: str, plan: Plan, results: Results, server_pid: int | None) -> None:
     pool = floors.open_pool(database_url)
     await pool.open(wait=True, timeout=30)
+    # Idle connections expire before uvicorn's 5 s keep-alive timeout closes them under a request.
+    limits = httpx.Limits(
+        max_connections=plan.clients * 2, max_keepalive_connections=plan.clients * 2, keepalive_expiry=2.0
+    )
     try:
-        async with pool.connection() as conn:
-            row = await (await conn.execute("SHOW server_version")).fetchone()
-            results.env["postgres"] = str(row["server_version"]) if row else "?"
-        for nodes in (1, 5):
-            for durability in (None, "exit"):
-                log(f"3. bare LangGraph, {nodes} node(s), durability {durability or 'default'}")
-                results.langgraph[nodes, durability] = await floors.bare_langgraph(
+        async with httpx.AsyncClient(base_url=base, timeout=60.0, limits=limits) as client:
+            async with pool.connection() as conn:
+                row = await (await conn.execute("SHOW server_version")).fetchone()
+                results.env["postgres"] = str(row["server_version"]) if row else "?"
+            api = http_turns.Api(client)
+            await api.sign_up()
+            manual = await http_turns.turn_case(
+                api,
+                "HTTP turn, manual, 1 sim agent",
+                "manual",
+                1,
+                warmup=plan.manual_warmup,
+                n=plan.manual_n,
+                per_session=plan.per_session,
+            )
+            roundtable = await http_turns.turn_case(
+                api,
+                "HTTP turn, roundtable, 5 sim agents",
+                "roundtable",
+                5,
+                warmup=plan.roundtable_warmup,
+                n=plan.roundtable_n,
+                per_session=plan.per_session,
+            )
+            bare = {
+                (nodes, durability): floors.bare_case(
                     pool, nodes, durability=durability, warmup=plan.lg_warmup, n=plan.lg_n[nodes]
                 )
-        for steps in (1, 5):
-            log(f"4. raw SQL floor, {steps} step(s)")
-            results.sql[steps] = await floors.sql_floor(pool, steps, warmup=plan.sql_warmup, n=plan.sql_n)
+                for nodes in (1, 5)
+                for durability in (None, "exit")
+            }
+            sql = {steps: await floors.sql_case(pool, steps, warmup=plan.sql_warmup, n=plan.sql_n) for steps in (1, 5)}
+            log("sections 1-4: warming up")
+            await run_interleaved([manual, roundtable, *bare.values(), *sql.values()], plan.rounds)
+            results.manual, results.roundtable = manual.sample, roundtable.sample
+            results.langgraph = {key: case.sample for key, case in bare.items()}
+            results.sql = {key: case.sample for key, case in sql.items()}
+            log(f"section 6: one session of {plan.growth_turns} turns")
+            results.growth = await http_turns.session_growth(api, plan.growth_turns)
+            log(f"section 7: throughput, {plan.clients} clients for {plan.duration_s:.0f} s")
+            results.throughput = await http_turns.throughput(api, plan.clients, plan.duration_s, server_pid)
     finally:
         await pool.close()
 
@@ -81,6 +84,7 @@ def environment(results: Results, server_url: str) -> None:
         "psycopg": version("psycopg"),
         "server": server_url,
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "load": " / ".join(f"{x:.1f}" for x in os.getloadavg()),
     }
 
 
@@ -100,13 +104,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     plan = Plan.quick() if args.quick else Plan()
     results = Results()
-    # SIGTERM ends the run like Ctrl-C does: every context below stops what it started.
+    # Ctrl-C and SIGTERM end the run: every context below stops what it started. SIGINT is set explicitly
+    # because a shell starting us in the background would leave it ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         with contextlib.ExitStack() as stack:
             admin_uri = stack.enter_context(postgres(args.pg_admin_url))
             log("recreating and migrating database pantheon_bench")
             database_url = fresh_database(admin_uri)
+            pid: int | None = None
             if args.url:
                 base = args.url.rstrip("/")
                 wait_healthy(base, 10)
@@ -114,8 +121,8 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 base, pid = stack.enter_context(server(database_url))
                 environment(results, f"pantheon serve, pid {pid}, same database as the floors")
-            asyncio.run(run_http(base, plan, results))
-            asyncio.run(run_floors(database_url, plan, results))
+            asyncio.run(run_all(base, database_url, plan, results, pid))
+            results.env["load_end"] = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     except KeyboardInterrupt:
         log("interrupted; everything started by the benchmark was stopped")
         return 130

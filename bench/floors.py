@@ -7,9 +7,7 @@
 from __future__ import annotations
 
 import operator
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, TypedDict
@@ -19,6 +17,7 @@ from langgraph.graph import END, START, StateGraph
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from bench.cases import Case
 from bench.stats import Sample
 
 PRICING_VERSION = "2026-02-20"  # seeded by the migrations
@@ -39,17 +38,6 @@ def open_pool(database_url: str, *, max_size: int = 4) -> AsyncConnectionPool:
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
         name="bench",
     )
-
-
-async def timed(label: str, once: Callable[[], Awaitable[Any]], *, warmup: int, n: int, note: str = "") -> Sample:
-    for _ in range(warmup):
-        await once()
-    sample = Sample(label, note=note)
-    for _ in range(n):
-        started = time.perf_counter()
-        await once()
-        sample.values.append((time.perf_counter() - started) * 1000)
-    return sample
 
 
 # --- bare LangGraph ------------------------------------------------------------------------------------
@@ -75,26 +63,18 @@ def bare_graph(nodes: int, saver: AsyncPostgresSaver) -> Any:
     return builder.compile(checkpointer=saver)
 
 
-async def bare_langgraph(
-    pool: AsyncConnectionPool, nodes: int, *, durability: str | None, warmup: int, n: int
-) -> Sample:
+def bare_case(pool: AsyncConnectionPool, nodes: int, *, durability: str | None, warmup: int, n: int) -> Case:
     graph = bare_graph(nodes, AsyncPostgresSaver(conn=pool))  # type: ignore[arg-type]
     extra = {} if durability is None else {"durability": durability}
 
-    async def once() -> None:
+    async def once() -> bool:
         config = {"configurable": {"thread_id": str(uuid.uuid4())}}  # a new thread per invoke
         final = await graph.ainvoke({"steps": []}, config, **extra)
-        assert len(final["steps"]) == nodes
+        return len(final["steps"]) == nodes
 
     mode = "default (async)" if durability is None else f'"{durability}"'
-    plural = "node" if nodes == 1 else "nodes"
-    return await timed(
-        f"bare LangGraph, {nodes} {plural}, durability {mode}",
-        once,
-        warmup=warmup,
-        n=n,
-        note="new thread_id per invoke",
-    )
+    label = f"bare LangGraph, {nodes} node{'s' * (nodes > 1)}, durability {mode}"
+    return Case(Sample(label, note="new thread_id per invoke"), once, warmup, n)
 
 
 # --- raw SQL floor -------------------------------------------------------------------------------------
@@ -130,7 +110,33 @@ VALUES (%(id)s, %(call_id)s, %(user_id)s, %(room_id)s, %(session_id)s, %(turn_id
 """
 
 
-async def sql_floor(pool: AsyncConnectionPool, steps: int, *, warmup: int, n: int) -> Sample:
+def ledger_rows(scope: dict[str, Any], turn_id: uuid.UUID, steps: int, at: datetime) -> list[dict[str, Any]]:
+    usage = {
+        "input_tokens": 180,
+        "output_tokens": 60,
+        "total_tokens": 240,
+        "oe_tokens": Decimal("123.0000"),
+        "credits": Decimal("0.0123"),
+        "pricing_version": PRICING_VERSION,
+        "now": at,
+    }
+    return [
+        scope
+        | usage
+        | {
+            "turn_id": turn_id,
+            "step_index": i,
+            "agent_key": f"a{i}",
+            "agent_name": f"A{i}",
+            "content": ANSWER,
+            "id": uuid.uuid4(),
+            "call_id": uuid.uuid4(),
+        }
+        for i in range(steps)
+    ]
+
+
+async def sql_case(pool: AsyncConnectionPool, steps: int, *, warmup: int, n: int) -> Case:
     now = datetime.now(UTC)
     user_id, room_id, session_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     async with pool.connection() as conn, conn.transaction():
@@ -139,53 +145,26 @@ async def sql_floor(pool: AsyncConnectionPool, steps: int, *, warmup: int, n: in
         await conn.execute(INSERT_SESSION, {"id": session_id, "room_id": room_id, "user_id": user_id, "now": now})
     roster = "[" + ",".join(f'{{"agent_key": "a{i}", "model": "sim", "position": {i}}}' for i in range(steps)) + "]"
     scope = {"user_id": user_id, "room_id": room_id, "session_id": session_id}
-    index = 0
+    turn_indexes = iter(range(warmup + n))
 
-    async def once() -> None:
-        nonlocal index
+    async def once() -> bool:
         turn_id, at = uuid.uuid4(), datetime.now(UTC)
-        rows = [
-            scope
-            | {
-                "turn_id": turn_id,
-                "step_index": i,
-                "agent_key": f"a{i}",
-                "agent_name": f"A{i}",
-                "content": ANSWER,
-                "input_tokens": 180,
-                "output_tokens": 60,
-                "total_tokens": 240,
-                "oe_tokens": Decimal("123.0000"),
-                "credits": Decimal("0.0123"),
-                "pricing_version": PRICING_VERSION,
-                "now": at,
-            }
-            for i in range(steps)
-        ]
+        turn = scope | {
+            "id": turn_id,
+            "turn_index": next(turn_indexes),
+            "message": "what should we do next?",
+            "roster": roster,
+            "plan": roster,
+            "pricing_version": PRICING_VERSION,
+            "now": at,
+        }
+        rows = ledger_rows(scope, turn_id, steps, at)
         async with pool.connection() as conn, conn.transaction():
-            await conn.execute(
-                INSERT_TURN,
-                scope
-                | {
-                    "id": turn_id,
-                    "turn_index": index,
-                    "message": "what should we do next?",
-                    "roster": roster,
-                    "plan": roster,
-                    "pricing_version": PRICING_VERSION,
-                    "now": at,
-                },
-            )
+            await conn.execute(INSERT_TURN, turn)
             async with conn.cursor() as cur:
-                await cur.executemany(INSERT_STEP, [r | {"id": uuid.uuid4()} for r in rows])
-                await cur.executemany(INSERT_LEDGER, [r | {"id": uuid.uuid4(), "call_id": uuid.uuid4()} for r in rows])
-        index += 1
+                await cur.executemany(INSERT_STEP, rows)
+                await cur.executemany(INSERT_LEDGER, [r | {"id": r["call_id"]} for r in rows])
+        return True
 
-    plural = "step" if steps == 1 else "steps"
-    return await timed(
-        f"raw SQL floor, {steps} {plural}",
-        once,
-        warmup=warmup,
-        n=n,
-        note=f"1 tx: turns + {steps} turn_steps + {steps} llm_call_events",
-    )
+    label = f"raw SQL floor, {steps} step{'s' * (steps > 1)}"
+    return Case(Sample(label, note=f"1 tx: turns + {steps} turn_steps + {steps} llm_call_events"), once, warmup, n)

@@ -43,9 +43,11 @@ def postgres(admin_uri: str | None) -> Iterator[str]:
     if not ignore.exists():
         ignore.write_text("*\n")
     log(f"starting embedded PostgreSQL in {DATA_DIR.relative_to(ROOT)}/")
-    with embedded_postgres(DATA_DIR) as uri:
-        yield uri
-    log("embedded PostgreSQL stopped")
+    try:
+        with embedded_postgres(DATA_DIR) as uri:
+            yield uri
+    finally:
+        log("embedded PostgreSQL stopped")
 
 
 def fresh_database(admin_uri: str) -> str:
@@ -55,6 +57,17 @@ def fresh_database(admin_uri: str) -> str:
     url = ensure_database(admin_uri, DATABASE_NAME)
     migrate(url)
     return with_database(admin_uri, DATABASE_NAME)
+
+
+def process_cpu_s(pid: int | None) -> float | None:
+    """User + system CPU seconds of a process (all its threads) from /proc; None where there is no /proc."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:

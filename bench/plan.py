@@ -14,6 +14,7 @@ class Plan:
     roundtable_warmup: int = 15
     roundtable_n: int = 150
     per_session: int = 10
+    rounds: int = 5  # sections 1-4 run interleaved in this many rounds
     growth_turns: int = 200
     clients: int = 16
     duration_s: float = 10.0

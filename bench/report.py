@@ -57,9 +57,11 @@ def render(results: Results, plan: Plan) -> str:
         "",
         f"{env.get('cpus')} CPUs, Python {env.get('python')}, PostgreSQL {env.get('postgres')}, "
         f"langgraph {env.get('langgraph')}, langgraph-checkpoint-postgres {env.get('checkpoint-postgres')}, "
-        f"psycopg {env.get('psycopg')}; {env.get('date')}.",
+        f"psycopg {env.get('psycopg')}; {env.get('date')}; load average (1/5/15 min) "
+        f"{env.get('load')} at start, {env.get('load_end')} at end.",
         f"Server: {env.get('server')}. Model alias `sim` (zero latency); latencies are client-side wall times "
-        "of `POST /sessions/{id}/turns` over one keep-alive httpx client.",
+        "of `POST /sessions/{id}/turns` over one keep-alive httpx client. Sections 1-4 ran interleaved in "
+        f"{plan.rounds} rounds so that background load hits every case alike; floors ran in the benchmark process.",
         "",
     ]
     rows = [sample_row("1", results.manual), sample_row("2", results.roundtable)]
@@ -104,7 +106,7 @@ def render(results: Results, plan: Plan) -> str:
     ]
     if results.growth:
         blocks = " ".join(ms(b) for b in results.growth[2])
-        out += ["", f"Session growth, p50 per block of 20 turns (ms): {blocks}"]
+        out += ["", f"Section 6, p50 per block of 20 turns of the long session (ms): {blocks}"]
 
     rate = results.throughput[1] if results.throughput else math.nan
 

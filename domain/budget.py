@@ -42,9 +42,7 @@ def compute_budget(context_window: int | None, max_output_tokens: int = DEFAULT_
     )
 
 
-def fit_history(
-    system_tokens: int, current_tokens: int, history_token_counts: Sequence[int], budget: int
-) -> int:
+def fit_history(system_tokens: int, current_tokens: int, history_token_counts: Sequence[int], budget: int) -> int:
     """How many of the newest history items (given newest-first) fit beside the system prompt and message.
 
     Items are taken newest-first and stop at the first that does not fit, so the kept history is

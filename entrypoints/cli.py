@@ -39,8 +39,9 @@ def serve(settings: Settings) -> None:
         container = Container(settings=settings, database_url=url)
         app = create_app(container)
         log.info("serving", extra={"fields": {"url": f"http://{settings.host}:{settings.port}"}})
-        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
-                    timeout_graceful_shutdown=10)
+        uvicorn.run(
+            app, host=settings.host, port=settings.port, log_config=None, access_log=False, timeout_graceful_shutdown=10
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

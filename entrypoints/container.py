@@ -110,8 +110,9 @@ class Container(containers.DeclarativeContainer):
     checkpointer = providers.Resource(open_checkpointer, pool)
     runner = providers.Resource(open_runner, checkpointer)
 
-    register_user = providers.Factory(users.RegisterUser, user_store, clock, ids,
-                                      open_signup=settings.provided.open_signup)
+    register_user = providers.Factory(
+        users.RegisterUser, user_store, clock, ids, open_signup=settings.provided.open_signup
+    )
     authenticate = providers.Factory(users.Authenticate, user_store)
 
     create_room = providers.Factory(rooms.CreateRoom, room_store, catalog, clock, ids)
@@ -134,13 +135,24 @@ class Container(containers.DeclarativeContainer):
     list_models = providers.Factory(catalog_uc.ListModels, catalog, pricing_store)
     list_pricing = providers.Factory(catalog_uc.ListPricing, pricing_store)
     get_pricing = providers.Factory(catalog_uc.GetPricing, pricing_store)
+    # Price overrides of the TOML config -> a new pricing version, published once at app start (app.py lifespan).
+    publish_prices = providers.Factory(PublishPrices, pricing_store, catalog, clock)
 
     execute_step = providers.Factory(ExecuteStep, llm, catalog, pricing_store, turn_store, step_recorder, clock, ids)
-    send_message = providers.Factory(SendMessage, turn_store, pricing_store, catalog, runner, execute_step.provider,
-                                     clock, ids)
-    recover_turns = providers.Factory(RecoverTurns, turn_store, step_recorder, pricing_store, send_message, clock, ids,
-                                      stale_after_s=settings.provided.turn_stale_after_s,
-                                      abandon_after_s=settings.provided.turn_abandon_after_s)
+    send_message = providers.Factory(
+        SendMessage, turn_store, pricing_store, catalog, runner, execute_step.provider, clock, ids
+    )
+    recover_turns = providers.Factory(
+        RecoverTurns,
+        turn_store,
+        step_recorder,
+        pricing_store,
+        send_message,
+        clock,
+        ids,
+        stale_after_s=settings.provided.turn_stale_after_s,
+        abandon_after_s=settings.provided.turn_abandon_after_s,
+    )
     list_turns = providers.Factory(turns.ListTurns, session_store, turn_store)
     get_turn = providers.Factory(turns.GetTurn, session_store, turn_store)
     list_usage_events = providers.Factory(usage.ListUsageEvents, usage_ledger)

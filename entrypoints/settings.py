@@ -61,8 +61,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_level=get("PANTHEON_LOG_LEVEL", "INFO").upper(),
         turn_stale_after_s=_number("PANTHEON_TURN_STALE_AFTER_S", get("PANTHEON_TURN_STALE_AFTER_S", "30"), float),
         turn_abandon_after_s=_number(
-            "PANTHEON_TURN_ABANDON_AFTER_S", get("PANTHEON_TURN_ABANDON_AFTER_S", "3600"), float),
+            "PANTHEON_TURN_ABANDON_AFTER_S", get("PANTHEON_TURN_ABANDON_AFTER_S", "3600"), float
+        ),
         sim_slow_chunk_delay_s=_number(
-            "PANTHEON_SIM_SLOW_CHUNK_DELAY_S", get("PANTHEON_SIM_SLOW_CHUNK_DELAY_S", "0.15"), float),
+            "PANTHEON_SIM_SLOW_CHUNK_DELAY_S", get("PANTHEON_SIM_SLOW_CHUNK_DELAY_S", "0.15"), float
+        ),
         db_pool_max=int(_number("PANTHEON_DB_POOL_MAX", get("PANTHEON_DB_POOL_MAX", "20"), int)),
     )

@@ -66,6 +66,8 @@ CREATE TABLE llm_call_intents (
     model_alias            text NOT NULL,
     provider_model         text NOT NULL,
     estimated_input_tokens integer NOT NULL,
-    started_at             timestamptz NOT NULL
+    started_at             timestamptz NOT NULL,
+    -- Set when a failed attempt is followed by a retry: its real outcome, ledgered on recovery.
+    outcome                jsonb
 );
 CREATE INDEX llm_call_intents_turn_idx ON llm_call_intents (turn_id);

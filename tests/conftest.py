@@ -51,8 +51,9 @@ def template_db(pg_admin_uri: str) -> Iterator[str]:
 
 def clone_database(pg_admin_uri: str, template: str, label: str) -> str:
     name = f"t_{re.sub(r'[^a-z0-9]', '_', label.lower())[-40:]}_{uuid.uuid4().hex[:8]}"
-    _admin(pg_admin_uri, sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name),
-                                                                          sql.Identifier(template)))
+    _admin(
+        pg_admin_uri, sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
+    )
     return name
 
 

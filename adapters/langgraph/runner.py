@@ -35,8 +35,9 @@ def _to_steps(state: dict[str, Any] | None) -> list[TurnStep]:
 
 
 class LangGraphTurnRunner:
-    def __init__(self, checkpointer: BaseCheckpointSaver, *, durability: str = "async",
-                 prune_finished: bool = True) -> None:
+    def __init__(
+        self, checkpointer: BaseCheckpointSaver, *, durability: str = "async", prune_finished: bool = True
+    ) -> None:
         self._checkpointer = checkpointer
         self._durability = durability
         self._prune_finished = prune_finished
@@ -64,15 +65,15 @@ class LangGraphTurnRunner:
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
 
-    async def _invoke(self, turn: TurnContext, execute_step: StepExecutor,
-                      state: dict[str, Any] | None) -> list[TurnStep]:
+    async def _invoke(
+        self, turn: TurnContext, execute_step: StepExecutor, state: dict[str, Any] | None
+    ) -> list[TurnStep]:
         if not turn.plan:
             return []
         thread = str(turn.turn_id)
         self._active[thread] = (turn, execute_step)
         try:
-            final = await self._graph(len(turn.plan)).ainvoke(state, _thread(turn.turn_id),
-                                                             durability=self._durability)
+            final = await self._graph(len(turn.plan)).ainvoke(state, _thread(turn.turn_id), durability=self._durability)
         finally:
             del self._active[thread]
         if self._prune_finished:

@@ -15,6 +15,7 @@ import msgspec
 from adapters.llm.catalog_tables import parse_model, parse_provider
 from adapters.llm.catalog_types import CatalogError, ModelEntry, ProviderConfig
 from adapters.llm.seed import BUILTIN_MODELS, BUILTIN_PROVIDERS
+from application.use_cases.publish_prices import PriceOverride
 from domain.model import ModelSpec
 
 __all__ = ["Catalog", "CatalogError", "ModelEntry", "ProviderConfig", "load_catalog"]
@@ -42,6 +43,20 @@ class Catalog:
 
     def specs(self) -> list[ModelSpec]:
         return [spec for alias in sorted(self.models) if (spec := self.spec(alias)) is not None]
+
+    def price_overrides(self) -> list[PriceOverride]:
+        """The prices the config file sets per alias (published as a pricing version at start)."""
+        return [
+            PriceOverride(
+                alias=alias,
+                multiplier=entry.multiplier,
+                input_usd_per_mtok=entry.input_usd_per_mtok,
+                cached_input_usd_per_mtok=entry.cached_input_usd_per_mtok,
+                output_usd_per_mtok=entry.output_usd_per_mtok,
+            )
+            for alias, entry in sorted(self.models.items())
+            if entry.has_price_overrides
+        ]
 
     def api_key(self, provider_name: str) -> str | None:
         provider = self.providers.get(provider_name)

@@ -19,6 +19,14 @@ _PROVIDER_KEYS = frozenset(
     {"kind", "base_url", "api_key_env", "timeout_s", "connect_timeout_s", "deadline_s", "max_retries"}
 )
 _PRICE_KEYS = ("multiplier", "input_usd_per_mtok", "cached_input_usd_per_mtok", "output_usd_per_mtok")
+# (decimal places, integer digits) the pricing tables store: NUMERIC(10,4) and NUMERIC(20,8). A price
+# more precise than its column would be rounded on publication and then never compare equal again.
+_PRICE_PRECISION = {
+    "multiplier": (4, 6),
+    "input_usd_per_mtok": (8, 12),
+    "cached_input_usd_per_mtok": (8, 12),
+    "output_usd_per_mtok": (8, 12),
+}
 _MODEL_KEYS = frozenset({"provider", "provider_model", "context_window", *_PRICE_KEYS})
 _MAX_RETRIES_LIMIT = 10
 DEFAULT_CONTEXT_WINDOW = 8192
@@ -133,4 +141,10 @@ def _optional_price(where: str, table: Mapping[str, Any], key: str) -> Decimal |
         raise CatalogError(f"{where}.{key}: not a decimal number: {value!r}") from None
     if not price.is_finite() or price < 0:
         raise CatalogError(f"{where}.{key}: expected a finite, non-negative number, got {value!r}")
+    places, digits = _PRICE_PRECISION[key]
+    exponent = price.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > places:
+        raise CatalogError(f"{where}.{key}: at most {places} decimal places, got {value!r}")
+    if price >= Decimal(10) ** digits:
+        raise CatalogError(f"{where}.{key}: must be below 10^{digits}, got {value!r}")
     return price

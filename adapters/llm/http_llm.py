@@ -12,7 +12,7 @@ from adapters.llm.catalog_types import ProviderConfig
 from adapters.llm.dialect import Dialect
 from adapters.llm.http_attempt import ApiKeySource, HttpAttempt
 from adapters.llm.retry import Rand, RetryPolicy, Sleep, new_call_id, run_with_retries
-from application.ports.llm import DeltaSink, LlmRequest, LlmResult
+from application.ports.llm import AttemptObserver, DeltaSink, LlmRequest, LlmResult
 
 
 def no_api_key() -> str | None:
@@ -45,7 +45,9 @@ class HttpLlm:
     def provider(self) -> ProviderConfig:
         return self._provider
 
-    async def stream(self, request: LlmRequest, on_delta: DeltaSink | None = None) -> LlmResult:
+    async def stream(
+        self, request: LlmRequest, on_delta: DeltaSink | None = None, observer: AttemptObserver | None = None
+    ) -> LlmResult:
         def attempt() -> HttpAttempt:
             return HttpAttempt(
                 http=self._http,
@@ -63,6 +65,7 @@ class HttpLlm:
             sleep=self._sleep,
             rand=self._rand,
             make_call_id=self._make_call_id,
+            observer=observer,
         )
 
     def __repr__(self) -> str:

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from adapters.llm.attempt import AttemptOutcome
-from application.ports.llm import LlmResult
+from application.ports.llm import AttemptObserver, LlmResult
 
 Sleep = Callable[[float], Awaitable[None]]
 Rand = Callable[[], float]
@@ -59,13 +59,18 @@ async def run_with_retries(
     sleep: Sleep,
     rand: Rand,
     make_call_id: Callable[[], str] = new_call_id,
+    observer: AttemptObserver | None = None,
 ) -> LlmResult:
     attempts = []
     call_id = first_call_id
     for retry_number in range(policy.max_retries + 1):
+        if observer is not None:
+            await observer.attempt_started(call_id)
         outcome = await attempt()
         if outcome.reached_provider:
             attempts.append(outcome.to_attempt(call_id))
+            if observer is not None:
+                await observer.attempt_finished(attempts[-1])
             call_id = make_call_id()  # the next attempt's id exists before it is sent
         if outcome.error is None:
             return LlmResult(text=outcome.text, attempts=attempts)

@@ -13,7 +13,7 @@ from adapters.llm.catalog import Catalog
 from adapters.llm.catalog_types import ProviderConfig
 from adapters.llm.openai import OpenAiCompatibleLlm
 from adapters.llm.simulated import SimulatedLlm
-from application.ports.llm import DeltaSink, LlmClient, LlmRequest, LlmResult
+from application.ports.llm import AttemptObserver, DeltaSink, LlmClient, LlmRequest, LlmResult
 from domain.turns import StepError
 
 HttpClientFactory = Callable[[ProviderConfig], httpx.AsyncClient]
@@ -24,7 +24,9 @@ class LlmRouter:
         self._catalog = catalog
         self._clients = dict(clients)
 
-    async def stream(self, request: LlmRequest, on_delta: DeltaSink | None = None) -> LlmResult:
+    async def stream(
+        self, request: LlmRequest, on_delta: DeltaSink | None = None, observer: AttemptObserver | None = None
+    ) -> LlmResult:
         model = request.model
         provider = self._catalog.providers.get(model.provider)
         client = self._clients.get(model.provider)
@@ -38,7 +40,7 @@ class LlmRouter:
             )
         if client is None:
             return _not_configured(f"no client is wired for provider {provider.name!r}")
-        return await client.stream(request, on_delta)
+        return await client.stream(request, on_delta, observer)
 
 
 def _not_configured(detail: str) -> LlmResult:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from adapters.llm import codes
 from adapters.llm.estimate import estimate_input_tokens
 from adapters.llm.retry import Sleep
-from application.ports.llm import ChatMessage, DeltaSink, LlmAttempt, LlmRequest, LlmResult
+from application.ports.llm import AttemptObserver, ChatMessage, DeltaSink, LlmAttempt, LlmRequest, LlmResult
 from domain.budget import estimate_tokens
 from domain.turns import StepError, TokenUsage
 
@@ -58,10 +58,20 @@ class SimulatedLlm:
         self._slow_chunk_delay_s = slow_chunk_delay_s
         self._sleep = sleep
 
-    async def stream(self, request: LlmRequest, on_delta: DeltaSink | None = None) -> LlmResult:
+    async def stream(
+        self, request: LlmRequest, on_delta: DeltaSink | None = None, observer: AttemptObserver | None = None
+    ) -> LlmResult:
+        if observer is not None:
+            await observer.attempt_started(request.first_call_id)
+        result = await self._answer(request, on_delta)
+        if observer is not None:
+            await observer.attempt_finished(result.attempts[0])
+        return result
+
+    async def _answer(self, request: LlmRequest, on_delta: DeltaSink | None) -> LlmResult:
         started = time.monotonic()
         role_prompt = _last(request.messages, "system")
-        user_message = _last(request.messages, "user")
+        user_message = _last(request.messages, "user").rpartition("The user's message:\n")[2]
         digest = hashlib.sha256(f"{role_prompt}\x00{user_message}".encode()).hexdigest()
         input_tokens = estimate_input_tokens(request.messages)
 

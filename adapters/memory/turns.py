@@ -8,6 +8,7 @@ from uuid import UUID
 import msgspec
 
 from adapters.memory.stores import MemoryDatabase
+from application.ports.llm import LlmAttempt
 from application.ports.turns import (
     CallIntent,
     ContextAudit,
@@ -54,8 +55,12 @@ class MemoryTurnStore:
     async def idempotent_turn(self, user_id: UUID, key: str) -> IdempotentTurn | None:
         for row in self._data.turns.values():
             if row.context.user_id == user_id and row.idempotency_key == key:
-                return IdempotentTurn(turn_id=row.context.turn_id, session_id=row.context.session_id,
-                                      request_hash=row.request_hash, status=row.status)
+                return IdempotentTurn(
+                    turn_id=row.context.turn_id,
+                    session_id=row.context.session_id,
+                    request_hash=row.request_hash,
+                    status=row.status,
+                )
         return None
 
     async def begin_turn(self, new: NewTurn, plan: PlanFn) -> TurnContext:
@@ -64,24 +69,46 @@ class MemoryTurnStore:
         room = db.live_room(new.user_id, session.room_id) if session and session.user_id == new.user_id else None
         if session is None or room is None:
             raise NotFound("No such session.")
-        if any(r.context.session_id == session.id and r.status is TurnStatus.RUNNING for r in self._data.turns.values()):
+        if any(
+            r.context.session_id == session.id and r.status is TurnStatus.RUNNING for r in self._data.turns.values()
+        ):
             raise TurnInProgress("Another turn of this session is still running.")
         if new.idempotency_key and await self.idempotent_turn(new.user_id, new.idempotency_key):
             raise IdempotencyConflict("This Idempotency-Key is already in use.")
         mode = room.pending_mode or room.current_mode
-        agents = sorted((a for a in db.agents.values() if a.room_id == room.id), key=lambda a: (a.position, a.agent_key))
-        roster = [RosterEntry(agent_key=a.agent_key, name=a.name, model=a.model, role_prompt=a.role_prompt,
-                              position=a.position) for a in agents]
+        agents = sorted(
+            (a for a in db.agents.values() if a.room_id == room.id), key=lambda a: (a.position, a.agent_key)
+        )
+        roster = [
+            RosterEntry(
+                agent_key=a.agent_key, name=a.name, model=a.model, role_prompt=a.role_prompt, position=a.position
+            )
+            for a in agents
+        ]
         steps = plan(Mode(mode), roster)
         db.rooms[room.id] = msgspec.structs.replace(room, current_mode=mode, pending_mode=None)
         db.sessions[session.id] = msgspec.structs.replace(session, turn_count=session.turn_count + 1)
-        context = TurnContext(turn_id=new.turn_id, user_id=new.user_id, room_id=room.id, session_id=session.id,
-                              turn_index=session.turn_count, mode=Mode(mode), user_message=new.message,
-                              room_goal=room.goal, roster=roster, plan=steps, pricing_version=new.pricing_version,
-                              created_at=new.now)
-        self._data.turns[new.turn_id] = _TurnRow(context=context, idempotency_key=new.idempotency_key,
-                                                 request_hash=new.request_hash, status=TurnStatus.RUNNING,
-                                                 heartbeat_at=new.now)
+        context = TurnContext(
+            turn_id=new.turn_id,
+            user_id=new.user_id,
+            room_id=room.id,
+            session_id=session.id,
+            turn_index=session.turn_count,
+            mode=Mode(mode),
+            user_message=new.message,
+            room_goal=room.goal,
+            roster=roster,
+            plan=steps,
+            pricing_version=new.pricing_version,
+            created_at=new.now,
+        )
+        self._data.turns[new.turn_id] = _TurnRow(
+            context=context,
+            idempotency_key=new.idempotency_key,
+            request_hash=new.request_hash,
+            status=TurnStatus.RUNNING,
+            heartbeat_at=new.now,
+        )
         return context
 
     async def context_of(self, turn_id: UUID) -> TurnContext | None:
@@ -89,13 +116,27 @@ class MemoryTurnStore:
         return row.context if row else None
 
     async def history(self, session_id: UUID, before_index: int, limit: int) -> list[HistoryTurn]:
-        rows = sorted((r for r in self._data.turns.values()
-                       if r.context.session_id == session_id and r.context.turn_index < before_index),
-                      key=lambda r: r.context.turn_index, reverse=True)[:limit]
-        return [HistoryTurn(turn_index=r.context.turn_index, user_message=r.context.user_message,
-                            answers=[(s.agent_name or "agent", s.content) for s in self._steps_of(r.context.turn_id)
-                                     if s.status is StepStatus.COMPLETED and s.kind is not StepKind.MANAGER])
-                for r in rows]
+        rows = sorted(
+            (
+                r
+                for r in self._data.turns.values()
+                if r.context.session_id == session_id and r.context.turn_index < before_index
+            ),
+            key=lambda r: r.context.turn_index,
+            reverse=True,
+        )[:limit]
+        return [
+            HistoryTurn(
+                turn_index=r.context.turn_index,
+                user_message=r.context.user_message,
+                answers=[
+                    (s.agent_name or "agent", s.content)
+                    for s in self._steps_of(r.context.turn_id)
+                    if s.status is StepStatus.COMPLETED and s.kind is not StepKind.MANAGER
+                ],
+            )
+            for r in rows
+        ]
 
     async def write_audit(self, audit: ContextAudit) -> None:
         self._data.audits.setdefault(audit.turn_id, audit)
@@ -107,18 +148,28 @@ class MemoryTurnStore:
 
     async def turn_of(self, user_id: UUID, turn_id: UUID) -> Turn | None:
         row = self._data.turns.get(turn_id)
-        if row is None or row.context.user_id != user_id or self._data.db.live_room(user_id, row.context.room_id) is None:
+        if (
+            row is None
+            or row.context.user_id != user_id
+            or self._data.db.live_room(user_id, row.context.room_id) is None
+        ):
             return None
         return self._to_turn(row)
 
     async def turns_of(self, user_id: UUID, session_id: UUID) -> list[Turn]:
         rows = [r for r in self._data.turns.values() if r.context.session_id == session_id]
-        return [t for r in sorted(rows, key=lambda r: r.context.turn_index)
-                if (t := await self.turn_of(user_id, r.context.turn_id))]
+        return [
+            t
+            for r in sorted(rows, key=lambda r: r.context.turn_index)
+            if (t := await self.turn_of(user_id, r.context.turn_id))
+        ]
 
     async def stale_turns(self, heartbeat_before: datetime) -> list[StaleTurn]:
-        return [StaleTurn(turn_id=r.context.turn_id, created_at=r.context.created_at, heartbeat_at=r.heartbeat_at)
-                for r in self._data.turns.values() if r.status is TurnStatus.RUNNING and r.heartbeat_at < heartbeat_before]
+        return [
+            StaleTurn(turn_id=r.context.turn_id, created_at=r.context.created_at, heartbeat_at=r.heartbeat_at)
+            for r in self._data.turns.values()
+            if r.status is TurnStatus.RUNNING and r.heartbeat_at < heartbeat_before
+        ]
 
     async def claim_turn(self, turn_id: UUID, seen_heartbeat: datetime, now: datetime) -> bool:
         row = self._data.turns.get(turn_id)
@@ -137,14 +188,25 @@ class MemoryTurnStore:
 
     def _to_turn(self, row: _TurnRow) -> Turn:
         entries = [e for e in self._data.ledger if e.turn_id == row.context.turn_id]
-        usage = TurnUsage(llm_calls=len(entries),
-                          input_tokens=sum(e.input_tokens_fresh + e.input_tokens_cached for e in entries),
-                          output_tokens=sum(e.output_tokens for e in entries),
-                          credits=sum((e.credits_burned for e in entries), start=TurnUsage().credits))
+        usage = TurnUsage(
+            llm_calls=len(entries),
+            input_tokens=sum(e.input_tokens_fresh + e.input_tokens_cached for e in entries),
+            output_tokens=sum(e.output_tokens for e in entries),
+            credits=sum((e.credits_burned for e in entries), start=TurnUsage().credits),
+        )
         c = row.context
-        return Turn(id=c.turn_id, session_id=c.session_id, turn_index=c.turn_index, mode=c.mode, status=row.status,
-                    user_message=c.user_message, steps=self._steps_of(c.turn_id), usage=usage,
-                    created_at=c.created_at, completed_at=row.completed_at)
+        return Turn(
+            id=c.turn_id,
+            session_id=c.session_id,
+            turn_index=c.turn_index,
+            mode=c.mode,
+            status=row.status,
+            user_message=c.user_message,
+            steps=self._steps_of(c.turn_id),
+            usage=usage,
+            created_at=c.created_at,
+            completed_at=row.completed_at,
+        )
 
 
 class MemoryStepRecorder:
@@ -155,7 +217,11 @@ class MemoryStepRecorder:
         return self._data.steps.get((turn_id, step_index))
 
     async def record_intent(self, intent: CallIntent) -> None:
-        self._data.intents[intent.call_id] = intent
+        self._data.intents.setdefault(intent.call_id, intent)
+
+    async def settle_intent(self, call_id: UUID, outcome: LlmAttempt) -> None:
+        if call_id in self._data.intents:
+            self._data.intents[call_id] = msgspec.structs.replace(self._data.intents[call_id], outcome=outcome)
 
     async def commit_step(self, turn_id: UUID, step: TurnStep, ledger: list[LedgerEntry], at: datetime) -> bool:
         if (turn_id, step.index) in self._data.steps:
@@ -165,7 +231,9 @@ class MemoryStepRecorder:
             raise ValueError("duplicate call_id in the ledger")  # the SQL unique constraint's twin
         self._data.steps[(turn_id, step.index)] = step
         self._data.ledger.extend(ledger)
-        for call_id in [c for c, i in self._data.intents.items() if i.turn_id == turn_id and i.step_index == step.index]:
+        for call_id in [
+            c for c, i in self._data.intents.items() if i.turn_id == turn_id and i.step_index == step.index
+        ]:
             del self._data.intents[call_id]
         return True
 

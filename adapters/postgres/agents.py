@@ -37,15 +37,29 @@ WHERE a.id = %(agent_id)s AND a.room_id = %(room_id)s AND r.id = a.room_id
 
 
 def to_agent(row: dict[str, Any]) -> Agent:
-    return Agent(id=row["id"], room_id=row["room_id"], agent_key=row["agent_key"], name=row["name"],
-                 model=row["model_alias"], role_prompt=row["role_prompt"], position=row["position"],
-                 created_at=row["created_at"])
+    return Agent(
+        id=row["id"],
+        room_id=row["room_id"],
+        agent_key=row["agent_key"],
+        name=row["name"],
+        model=row["model_alias"],
+        role_prompt=row["role_prompt"],
+        position=row["position"],
+        created_at=row["created_at"],
+    )
 
 
 def agent_params(agent: Agent) -> dict[str, Any]:
-    return {"id": agent.id, "room_id": agent.room_id, "agent_key": agent.agent_key, "name": agent.name,
-            "model": agent.model, "role_prompt": agent.role_prompt, "position": agent.position,
-            "created_at": agent.created_at}
+    return {
+        "id": agent.id,
+        "room_id": agent.room_id,
+        "agent_key": agent.agent_key,
+        "name": agent.name,
+        "model": agent.model,
+        "role_prompt": agent.role_prompt,
+        "position": agent.position,
+        "created_at": agent.created_at,
+    }
 
 
 class PostgresAgentStore:
@@ -66,8 +80,7 @@ class PostgresAgentStore:
 
     async def agent_of(self, owner_id: UUID, room_id: UUID, agent_id: UUID) -> Agent | None:
         async with self._pool.connection() as conn:
-            cur = await conn.execute(SELECT_AGENT, {"owner_id": owner_id, "room_id": room_id,
-                                                    "agent_id": agent_id})
+            cur = await conn.execute(SELECT_AGENT, {"owner_id": owner_id, "room_id": room_id, "agent_id": agent_id})
             row = await cur.fetchone()
         return to_agent(row) if row else None
 
@@ -77,6 +90,5 @@ class PostgresAgentStore:
 
     async def remove_agent(self, owner_id: UUID, room_id: UUID, agent_id: UUID) -> bool:
         async with self._pool.connection() as conn:
-            cur = await conn.execute(DELETE_AGENT, {"owner_id": owner_id, "room_id": room_id,
-                                                    "agent_id": agent_id})
+            cur = await conn.execute(DELETE_AGENT, {"owner_id": owner_id, "room_id": room_id, "agent_id": agent_id})
             return cur.rowcount == 1

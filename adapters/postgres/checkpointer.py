@@ -23,5 +23,6 @@ async def open_checkpointer(pool: AsyncConnectionPool) -> AsyncIterator[AsyncPos
         raise CheckpointerUnavailable(f"The LangGraph checkpointer cannot reach PostgreSQL: {exc}") from exc
     if not row or not row["ok"]:
         raise CheckpointerUnavailable(
-            "LangGraph's checkpoint tables are missing: run `pantheon migrate` (the server does it at start).")
+            "LangGraph's checkpoint tables are missing: run `pantheon migrate` (the server does it at start)."
+        )
     yield AsyncPostgresSaver(conn=pool)

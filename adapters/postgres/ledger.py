@@ -45,10 +45,23 @@ class PostgresUsageLedger:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
 
-    async def events(self, user_id: UUID, *, turn_id: UUID | None, session_id: UUID | None, limit: int,
-                     after: tuple[datetime, UUID] | None) -> UsagePage:
-        params = {"user_id": user_id, "turn_id": turn_id, "session_id": session_id, "limit": limit + 1,
-                  "after_at": after[0] if after else None, "after_id": after[1] if after else None}
+    async def events(
+        self,
+        user_id: UUID,
+        *,
+        turn_id: UUID | None,
+        session_id: UUID | None,
+        limit: int,
+        after: tuple[datetime, UUID] | None,
+    ) -> UsagePage:
+        params = {
+            "user_id": user_id,
+            "turn_id": turn_id,
+            "session_id": session_id,
+            "limit": limit + 1,
+            "after_at": after[0] if after else None,
+            "after_id": after[1] if after else None,
+        }
         async with self._pool.connection() as conn:
             rows = await (await conn.execute(SELECT_EVENTS, params)).fetchall()
         items = [LedgerEntry(**r) for r in rows[:limit]]

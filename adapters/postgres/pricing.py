@@ -57,8 +57,11 @@ class PostgresPricingStore:
                 prices = await cur.fetchall()
             for row in rows:
                 if row["version"] in missing:
-                    models = {p["alias"]: ModelPrice(**{k: v for k, v in p.items() if k != "version"})
-                              for p in prices if p["version"] == row["version"]}
+                    models = {
+                        p["alias"]: ModelPrice(**{k: v for k, v in p.items() if k != "version"})
+                        for p in prices
+                        if p["version"] == row["version"]
+                    }
                     self._cache[row["version"]] = PricingVersion(**row, models=models)
         return [self._cache[r["version"]] for r in rows]
 
@@ -92,7 +95,11 @@ class PostgresPricingStore:
             if cur.rowcount == 0:
                 return False  # the name is taken
             async with conn.cursor() as prices:
-                await prices.executemany(INSERT_MODEL_PRICE, [
-                    {"version": version.version, **msgspec.structs.asdict(price)}
-                    for price in sorted(version.models.values(), key=lambda p: p.alias)])
+                await prices.executemany(
+                    INSERT_MODEL_PRICE,
+                    [
+                        {"version": version.version, **msgspec.structs.asdict(price)}
+                        for price in sorted(version.models.values(), key=lambda p: p.alias)
+                    ],
+                )
         return True

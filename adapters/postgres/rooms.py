@@ -36,16 +36,31 @@ WHERE id = %(room_id)s AND owner_id = %(owner_id)s AND deleted_at IS NULL
 
 def to_room(row: dict[str, Any]) -> Room:
     pending = row["pending_mode"]
-    return Room(id=row["id"], owner_id=row["owner_id"], name=row["name"], goal=row["goal"],
-                current_mode=Mode(row["current_mode"]), pending_mode=Mode(pending) if pending else None,
-                manager_model=row["manager_model"], created_at=row["created_at"], updated_at=row["updated_at"])
+    return Room(
+        id=row["id"],
+        owner_id=row["owner_id"],
+        name=row["name"],
+        goal=row["goal"],
+        current_mode=Mode(row["current_mode"]),
+        pending_mode=Mode(pending) if pending else None,
+        manager_model=row["manager_model"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
 
 
 def room_params(room: Room) -> dict[str, Any]:
-    return {"id": room.id, "owner_id": room.owner_id, "name": room.name, "goal": room.goal,
-            "current_mode": room.current_mode.value,
-            "pending_mode": room.pending_mode.value if room.pending_mode else None,
-            "manager_model": room.manager_model, "created_at": room.created_at, "updated_at": room.updated_at}
+    return {
+        "id": room.id,
+        "owner_id": room.owner_id,
+        "name": room.name,
+        "goal": room.goal,
+        "current_mode": room.current_mode.value,
+        "pending_mode": room.pending_mode.value if room.pending_mode else None,
+        "manager_model": room.manager_model,
+        "created_at": room.created_at,
+        "updated_at": room.updated_at,
+    }
 
 
 class PostgresRoomStore:

@@ -43,8 +43,13 @@ ORDER BY turn_index, step_order
 
 
 def to_session(row: dict[str, Any]) -> Session:
-    return Session(id=row["id"], room_id=row["room_id"], user_id=row["user_id"], created_at=row["created_at"],
-                   turn_count=row["turn_count"])
+    return Session(
+        id=row["id"],
+        room_id=row["room_id"],
+        user_id=row["user_id"],
+        created_at=row["created_at"],
+        turn_count=row["turn_count"],
+    )
 
 
 class PostgresSessionStore:
@@ -53,8 +58,15 @@ class PostgresSessionStore:
 
     async def create_session(self, session: Session) -> None:
         async with self._pool.connection() as conn:
-            await conn.execute(INSERT_SESSION, {"id": session.id, "room_id": session.room_id,
-                                                "user_id": session.user_id, "created_at": session.created_at})
+            await conn.execute(
+                INSERT_SESSION,
+                {
+                    "id": session.id,
+                    "room_id": session.room_id,
+                    "user_id": session.user_id,
+                    "created_at": session.created_at,
+                },
+            )
 
     async def sessions_of_room(self, owner_id: UUID, room_id: UUID) -> list[Session]:
         async with self._pool.connection() as conn:

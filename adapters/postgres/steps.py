@@ -10,6 +10,7 @@ import msgspec
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.postgres.turns import to_step
+from application.ports.llm import LlmAttempt
 from application.ports.turns import CallIntent, LedgerEntry
 from domain.turns import TurnStep
 
@@ -23,7 +24,9 @@ INSERT INTO llm_call_intents (call_id, turn_id, step_index, agent_key, provider,
                               estimated_input_tokens, started_at)
 VALUES (%(call_id)s, %(turn_id)s, %(step_index)s, %(agent_key)s, %(provider)s, %(model_alias)s, %(provider_model)s,
         %(estimated_input_tokens)s, %(started_at)s)
+ON CONFLICT (call_id) DO NOTHING
 """
+SETTLE_INTENT = "UPDATE llm_call_intents SET outcome = %(outcome)s::jsonb WHERE call_id = %(call_id)s"
 INSERT_STEP = """
 INSERT INTO turn_steps (id, turn_id, step_index, kind, agent_key, agent_name, model_alias, status, content, error,
                         input_tokens, cached_input_tokens, output_tokens, credits, created_at)
@@ -47,7 +50,7 @@ VALUES (%(id)s, %(call_id)s, %(user_id)s, %(room_id)s, %(session_id)s, %(turn_id
 DELETE_STEP_INTENTS = "DELETE FROM llm_call_intents WHERE turn_id = %(turn_id)s AND step_index = %(step_index)s"
 SELECT_INTENTS = """
 SELECT call_id, turn_id, step_index, agent_key, provider, model_alias, provider_model, estimated_input_tokens,
-       started_at
+       started_at, outcome
 FROM llm_call_intents WHERE turn_id = %(turn_id)s ORDER BY started_at
 """
 DELETE_INTENT = "DELETE FROM llm_call_intents WHERE call_id = %(call_id)s"
@@ -58,12 +61,21 @@ _json = msgspec.json.Encoder()
 
 def step_params(turn_id: UUID, step: TurnStep, row_id: UUID, at: datetime) -> dict[str, Any]:
     return {
-        "id": row_id, "turn_id": turn_id, "step_index": step.index, "kind": step.kind.value,
-        "agent_key": step.agent_key, "agent_name": step.agent_name, "model": step.model,
-        "status": step.status.value, "content": step.content,
+        "id": row_id,
+        "turn_id": turn_id,
+        "step_index": step.index,
+        "kind": step.kind.value,
+        "agent_key": step.agent_key,
+        "agent_name": step.agent_name,
+        "model": step.model,
+        "status": step.status.value,
+        "content": step.content,
         "error": _json.encode(step.error).decode() if step.error else None,
-        "input_tokens": step.usage.input_tokens, "cached_input_tokens": step.usage.cached_input_tokens,
-        "output_tokens": step.usage.output_tokens, "credits": step.usage.credits, "at": at,
+        "input_tokens": step.usage.input_tokens,
+        "cached_input_tokens": step.usage.cached_input_tokens,
+        "output_tokens": step.usage.output_tokens,
+        "credits": step.usage.credits,
+        "at": at,
     }
 
 
@@ -81,6 +93,10 @@ class PostgresStepRecorder:
         async with self._pool.connection() as conn:
             await conn.execute(INSERT_INTENT, msgspec.structs.asdict(intent))
 
+    async def settle_intent(self, call_id: UUID, outcome: LlmAttempt) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(SETTLE_INTENT, {"call_id": call_id, "outcome": _json.encode(outcome).decode()})
+
     async def commit_step(self, turn_id: UUID, step: TurnStep, ledger: list[LedgerEntry], at: datetime) -> bool:
         row_id = uuid4()  # the step row's own id, shown as the message id in GET .../messages
         async with self._pool.connection() as conn, conn.transaction():
@@ -97,7 +113,7 @@ class PostgresStepRecorder:
     async def open_intents(self, turn_id: UUID) -> list[CallIntent]:
         async with self._pool.connection() as conn:
             rows = await (await conn.execute(SELECT_INTENTS, {"turn_id": turn_id})).fetchall()
-        return [CallIntent(**r) for r in rows]
+        return [msgspec.convert(r, CallIntent, strict=False) for r in rows]
 
     async def cancel_intents(self, turn_id: UUID, ledger: list[LedgerEntry]) -> None:
         async with self._pool.connection() as conn, conn.transaction():

@@ -122,20 +122,41 @@ _json = msgspec.json.Encoder()
 def to_step(row: dict[str, Any]) -> TurnStep:
     error = row["error"]
     return TurnStep(
-        index=row["step_index"], kind=StepKind(row["kind"]), agent_key=row["agent_key"], agent_name=row["agent_name"],
-        model=row["model_alias"], status=StepStatus(row["status"]), content=row["content"],
+        index=row["step_index"],
+        kind=StepKind(row["kind"]),
+        agent_key=row["agent_key"],
+        agent_name=row["agent_name"],
+        model=row["model_alias"],
+        status=StepStatus(row["status"]),
+        content=row["content"],
         error=StepError(code=error["code"], detail=error["detail"]) if error else None,
-        usage=StepUsage(input_tokens=row["input_tokens"], cached_input_tokens=row["cached_input_tokens"],
-                        output_tokens=row["output_tokens"], credits=row["credits"]))
+        usage=StepUsage(
+            input_tokens=row["input_tokens"],
+            cached_input_tokens=row["cached_input_tokens"],
+            output_tokens=row["output_tokens"],
+            credits=row["credits"],
+        ),
+    )
 
 
 def to_turn(row: dict[str, Any], steps: list[TurnStep]) -> Turn:
     return Turn(
-        id=row["id"], session_id=row["session_id"], turn_index=row["turn_index"], mode=Mode(row["mode"]),
-        status=TurnStatus(row["status"]), user_message=row["user_message"], steps=steps,
-        usage=TurnUsage(llm_calls=row["llm_calls"], input_tokens=row["input_tokens"],
-                        output_tokens=row["output_tokens"], credits=row["credits"]),
-        created_at=row["created_at"], completed_at=row["completed_at"])
+        id=row["id"],
+        session_id=row["session_id"],
+        turn_index=row["turn_index"],
+        mode=Mode(row["mode"]),
+        status=TurnStatus(row["status"]),
+        user_message=row["user_message"],
+        steps=steps,
+        usage=TurnUsage(
+            llm_calls=row["llm_calls"],
+            input_tokens=row["input_tokens"],
+            output_tokens=row["output_tokens"],
+            credits=row["credits"],
+        ),
+        created_at=row["created_at"],
+        completed_at=row["completed_at"],
+    )
 
 
 class PostgresTurnStore:
@@ -162,20 +183,42 @@ class PostgresTurnStore:
                 steps = plan(mode, roster)  # may raise a 4xx error: the transaction then writes nothing
                 if session["pending_mode"]:
                     await conn.execute(APPLY_PENDING_MODE, {"mode": mode.value, "room_id": session["room_id"]})
-                await conn.execute(ALLOCATE_TURN, {
-                    "id": new.turn_id, "session_id": new.session_id, "user_id": new.user_id,
-                    "room_id": session["room_id"], "turn_index": session["turn_count"], "mode": mode.value,
-                    "message": new.message, "roster": _json.encode(roster).decode(),
-                    "plan": _json.encode(steps).decode(), "pricing_version": new.pricing_version,
-                    "idempotency_key": new.idempotency_key, "request_hash": new.request_hash, "now": new.now})
+                await conn.execute(
+                    ALLOCATE_TURN,
+                    {
+                        "id": new.turn_id,
+                        "session_id": new.session_id,
+                        "user_id": new.user_id,
+                        "room_id": session["room_id"],
+                        "turn_index": session["turn_count"],
+                        "mode": mode.value,
+                        "message": new.message,
+                        "roster": _json.encode(roster).decode(),
+                        "plan": _json.encode(steps).decode(),
+                        "pricing_version": new.pricing_version,
+                        "idempotency_key": new.idempotency_key,
+                        "request_hash": new.request_hash,
+                        "now": new.now,
+                    },
+                )
         except errors.UniqueViolation as exc:
             if exc.diag.constraint_name == "turns_user_idempotency_key":
                 raise IdempotencyConflict("This Idempotency-Key is already in use.") from exc
             raise TurnInProgress("Another turn of this session is still running.") from exc
-        return TurnContext(turn_id=new.turn_id, user_id=new.user_id, room_id=session["room_id"],
-                           session_id=new.session_id, turn_index=session["turn_count"], mode=mode,
-                           user_message=new.message, room_goal=session["goal"], roster=roster, plan=steps,
-                           pricing_version=new.pricing_version, created_at=new.now)
+        return TurnContext(
+            turn_id=new.turn_id,
+            user_id=new.user_id,
+            room_id=session["room_id"],
+            session_id=new.session_id,
+            turn_index=session["turn_count"],
+            mode=mode,
+            user_message=new.message,
+            room_goal=session["goal"],
+            roster=roster,
+            plan=steps,
+            pricing_version=new.pricing_version,
+            created_at=new.now,
+        )
 
     async def context_of(self, turn_id: UUID) -> TurnContext | None:
         async with self._pool.connection() as conn:
@@ -183,19 +226,32 @@ class PostgresTurnStore:
         if row is None:
             return None
         return TurnContext(
-            turn_id=row["id"], user_id=row["user_id"], room_id=row["room_id"], session_id=row["session_id"],
-            turn_index=row["turn_index"], mode=Mode(row["mode"]), user_message=row["user_message"],
-            room_goal=row["goal"], roster=msgspec.convert(row["roster"], list[RosterEntry]),
-            plan=msgspec.convert(row["plan"], list[PlannedStep]), pricing_version=row["pricing_version"],
-            created_at=row["created_at"])
+            turn_id=row["id"],
+            user_id=row["user_id"],
+            room_id=row["room_id"],
+            session_id=row["session_id"],
+            turn_index=row["turn_index"],
+            mode=Mode(row["mode"]),
+            user_message=row["user_message"],
+            room_goal=row["goal"],
+            roster=msgspec.convert(row["roster"], list[RosterEntry]),
+            plan=msgspec.convert(row["plan"], list[PlannedStep]),
+            pricing_version=row["pricing_version"],
+            created_at=row["created_at"],
+        )
 
     async def history(self, session_id: UUID, before_index: int, limit: int) -> list[HistoryTurn]:
         async with self._pool.connection() as conn:
-            cur = await conn.execute(SELECT_HISTORY, {"session_id": session_id, "before": before_index,
-                                                      "limit": limit})
+            cur = await conn.execute(SELECT_HISTORY, {"session_id": session_id, "before": before_index, "limit": limit})
             rows = await cur.fetchall()
-        return [HistoryTurn(turn_index=r["turn_index"], user_message=r["user_message"],
-                            answers=[(name or "agent", content) for name, content in r["answers"]]) for r in rows]
+        return [
+            HistoryTurn(
+                turn_index=r["turn_index"],
+                user_message=r["user_message"],
+                answers=[(name or "agent", content) for name, content in r["answers"]],
+            )
+            for r in rows
+        ]
 
     async def write_audit(self, audit: ContextAudit) -> None:
         params = msgspec.structs.asdict(audit) | {"actions": _json.encode(audit.actions).decode()}
@@ -204,8 +260,15 @@ class PostgresTurnStore:
 
     async def finish_turn(self, turn_id: UUID, status: TurnStatus, at: datetime, error: StepError | None) -> None:
         async with self._pool.connection() as conn:
-            await conn.execute(FINISH_TURN, {"turn_id": turn_id, "status": status.value, "at": at,
-                                             "error": _json.encode(error).decode() if error else None})
+            await conn.execute(
+                FINISH_TURN,
+                {
+                    "turn_id": turn_id,
+                    "status": status.value,
+                    "at": at,
+                    "error": _json.encode(error).decode() if error else None,
+                },
+            )
 
     async def turn_of(self, user_id: UUID, turn_id: UUID) -> Turn | None:
         turns = await self._turns(SELECT_TURN, {"turn_id": turn_id, "user_id": user_id})

@@ -33,12 +33,19 @@ class PostgresUserStore:
     async def create_user(self, user: User, key_hash: bytes) -> None:
         try:
             async with self._pool.connection() as conn, conn.transaction():
-                await conn.execute(INSERT_USER, {"id": user.id, "email": user.email,
-                                                 "display_name": user.display_name,
-                                                 "created_at": user.created_at})
+                await conn.execute(
+                    INSERT_USER,
+                    {
+                        "id": user.id,
+                        "email": user.email,
+                        "display_name": user.display_name,
+                        "created_at": user.created_at,
+                    },
+                )
                 # The key row's id is the user's: one key per sign-up, revocable later.
-                await conn.execute(INSERT_KEY, {"id": user.id, "user_id": user.id, "key_hash": key_hash,
-                                                "created_at": user.created_at})
+                await conn.execute(
+                    INSERT_KEY, {"id": user.id, "user_id": user.id, "key_hash": key_hash, "created_at": user.created_at}
+                )
         except errors.UniqueViolation as exc:
             raise EmailTaken("A user with this e-mail already exists.") from exc
 

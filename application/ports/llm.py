@@ -54,8 +54,20 @@ class LlmResult(msgspec.Struct, frozen=True, kw_only=True):
 DeltaSink = Callable[[str], Awaitable[None]]
 
 
+class AttemptObserver(Protocol):
+    """Told about each attempt as it happens, so that a crash between retries loses no paid attempt."""
+
+    async def attempt_started(self, call_id: str) -> None:
+        """Before the attempt is sent (may repeat for an id whose attempt never reached the provider)."""
+        ...
+
+    async def attempt_finished(self, attempt: LlmAttempt) -> None: ...
+
+
 class LlmClient(Protocol):
-    async def stream(self, request: LlmRequest, on_delta: DeltaSink | None = None) -> LlmResult:
+    async def stream(
+        self, request: LlmRequest, on_delta: DeltaSink | None = None, observer: AttemptObserver | None = None
+    ) -> LlmResult:
         """Run the call (with the provider's retry policy), pushing text deltas as they arrive.
 
         Never raises for provider trouble: every failure is an `LlmResult` with `error` set and

@@ -10,6 +10,7 @@ from uuid import UUID
 
 import msgspec
 
+from application.ports.llm import LlmAttempt
 from domain.model import Mode
 from domain.turns import PlannedStep, RosterEntry, StepError, Turn, TurnStatus, TurnStep
 
@@ -77,6 +78,7 @@ class CallIntent(msgspec.Struct, frozen=True, kw_only=True):
     provider_model: str
     estimated_input_tokens: int
     started_at: datetime
+    outcome: LlmAttempt | None = None  # known once the attempt finished (failed attempts only)
 
 
 class LedgerEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -158,7 +160,13 @@ class TurnStore(Protocol):
 class StepRecorder(Protocol):
     async def committed_step(self, turn_id: UUID, step_index: int) -> TurnStep | None: ...
 
-    async def record_intent(self, intent: CallIntent) -> None: ...
+    async def record_intent(self, intent: CallIntent) -> None:
+        """Committed before the attempt is sent; recording the same call_id again is a no-op."""
+        ...
+
+    async def settle_intent(self, call_id: UUID, outcome: LlmAttempt) -> None:
+        """Keep a finished (failed) attempt's outcome until its step commits."""
+        ...
 
     async def commit_step(self, turn_id: UUID, step: TurnStep, ledger: list[LedgerEntry], at: datetime) -> bool:
         """In one transaction: the step row, its ledger rows, and the removal of its intents.
@@ -168,7 +176,7 @@ class StepRecorder(Protocol):
     async def open_intents(self, turn_id: UUID) -> list[CallIntent]: ...
 
     async def cancel_intents(self, turn_id: UUID, ledger: list[LedgerEntry]) -> None:
-        """Turn leftover intents into `cancelled` ledger rows, in one transaction."""
+        """Turn leftover intents into ledger rows (`cancelled`, or their settled outcome), in one transaction."""
         ...
 
 

@@ -27,8 +27,15 @@ class UsageTotals(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class UsageLedger(Protocol):
-    async def events(self, user_id: UUID, *, turn_id: UUID | None, session_id: UUID | None, limit: int,
-                     after: tuple[datetime, UUID] | None) -> UsagePage:
+    async def events(
+        self,
+        user_id: UUID,
+        *,
+        turn_id: UUID | None,
+        session_id: UUID | None,
+        limit: int,
+        after: tuple[datetime, UUID] | None,
+    ) -> UsagePage:
         """The caller's rows oldest first, keyset-paginated on (created_at, id)."""
         ...
 

@@ -18,19 +18,37 @@ MAX_POSITION = 10_000
 
 
 class AddAgent:
-    def __init__(self, rooms: RoomStore, agents: AgentStore, catalog: ModelCatalog, clock: Clock,
-                 ids: IdGenerator) -> None:
+    def __init__(
+        self, rooms: RoomStore, agents: AgentStore, catalog: ModelCatalog, clock: Clock, ids: IdGenerator
+    ) -> None:
         self._rooms, self._agents, self._catalog, self._clock, self._ids = rooms, agents, catalog, clock, ids
 
-    async def execute(self, owner_id: UUID, room_id: UUID, *, agent_key: str, name: str, model: str,
-                      role_prompt: str, position: int | None) -> Agent:
+    async def execute(
+        self,
+        owner_id: UUID,
+        room_id: UUID,
+        *,
+        agent_key: str,
+        name: str,
+        model: str,
+        role_prompt: str,
+        position: int | None,
+    ) -> Agent:
         await require_room(self._rooms, owner_id, room_id)
         check_model(self._catalog, model)
         if position is None:
             roster = await self._agents.agents_of(owner_id, room_id)
             position = min(MAX_POSITION, max((a.position for a in roster), default=-1) + 1)
-        agent = Agent(id=self._ids.new_id(), room_id=room_id, agent_key=agent_key, name=name, model=model,
-                      role_prompt=role_prompt, position=position, created_at=self._clock.now())
+        agent = Agent(
+            id=self._ids.new_id(),
+            room_id=room_id,
+            agent_key=agent_key,
+            name=name,
+            model=model,
+            role_prompt=role_prompt,
+            position=position,
+            created_at=self._clock.now(),
+        )
         await self._agents.add_agent(agent)
         return agent
 

@@ -28,10 +28,14 @@ class ListModels:
     async def execute(self) -> list[ModelListing]:
         active = await self._pricing.active_version()
         return [
-            ModelListing(alias=s.alias, provider=s.provider, provider_model=s.provider_model,
-                         context_window=s.context_window, available=s.available,
-                         multiplier=active.models[s.alias].multiplier if s.alias in active.models
-                         else active.default_multiplier)
+            ModelListing(
+                alias=s.alias,
+                provider=s.provider,
+                provider_model=s.provider_model,
+                context_window=s.context_window,
+                available=s.available,
+                multiplier=active.models[s.alias].multiplier if s.alias in active.models else active.default_multiplier,
+            )
             for s in self._catalog.specs()
         ]
 

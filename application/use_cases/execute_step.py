@@ -6,11 +6,13 @@ import logging
 from datetime import datetime
 from uuid import UUID
 
+import msgspec
+
 from application.context import build_call_context
 from application.ledger import attempt_entry, step_usage
 from application.ports.catalog import ModelCatalog
 from application.ports.clock import Clock, IdGenerator
-from application.ports.llm import DeltaSink, LlmClient, LlmRequest
+from application.ports.llm import DeltaSink, LlmAttempt, LlmClient, LlmRequest
 from application.ports.pricing import PricingStore
 from application.ports.turns import (
     CallIntent,
@@ -28,15 +30,42 @@ log = logging.getLogger(__name__)
 HISTORY_TURNS = 20  # never read more: the cost of a turn must not grow with the session's length
 
 
+class IntentLog:
+    """The AttemptObserver of one step: an intent row before every attempt, the outcome of failed ones,
+    so that a crash at any point leaves a trace of every attempt that may have been paid for."""
+
+    def __init__(self, recorder: StepRecorder, clock: Clock, template: CallIntent) -> None:
+        self._recorder, self._clock, self.template = recorder, clock, template
+        self.started: dict[str, datetime] = {}
+
+    async def attempt_started(self, call_id: str) -> None:
+        at = self.started.setdefault(call_id, self._clock.now())
+        await self._recorder.record_intent(msgspec.structs.replace(self.template, call_id=UUID(call_id), started_at=at))
+
+    async def attempt_finished(self, attempt: LlmAttempt) -> None:
+        # A success is committed with its step right away; only a failure waits for a retry.
+        if attempt.status != "success":
+            await self._recorder.settle_intent(UUID(attempt.call_id), attempt)
+
+
 class ExecuteStep:
-    def __init__(self, llm: LlmClient, catalog: ModelCatalog, pricing: PricingStore, turns: TurnStore,
-                 recorder: StepRecorder, clock: Clock, ids: IdGenerator) -> None:
+    def __init__(
+        self,
+        llm: LlmClient,
+        catalog: ModelCatalog,
+        pricing: PricingStore,
+        turns: TurnStore,
+        recorder: StepRecorder,
+        clock: Clock,
+        ids: IdGenerator,
+    ) -> None:
         self._llm, self._catalog, self._pricing = llm, catalog, pricing
         self._turns, self._recorder, self._clock, self._ids = turns, recorder, clock, ids
         self._history: dict[UUID, list[HistoryTurn]] = {}
 
-    async def __call__(self, turn: TurnContext, planned: PlannedStep, earlier: list[TurnStep],
-                       on_delta: DeltaSink | None = None) -> TurnStep:
+    async def __call__(
+        self, turn: TurnContext, planned: PlannedStep, earlier: list[TurnStep], on_delta: DeltaSink | None = None
+    ) -> TurnStep:
         done = await self._recorder.committed_step(turn.turn_id, planned.index)
         if done is not None:  # committed before a crash: never call (and bill) it again
             return done
@@ -50,29 +79,72 @@ class ExecuteStep:
         except ContextBudgetExceeded as exc:
             return await self._fail(turn, planned, exc.code, exc.detail)
         if not earlier:  # one audit row per turn, from its first step's context
-            await self._turns.write_audit(ContextAudit(
-                turn_id=turn.turn_id, input_budget=context.input_budget, estimated_tokens=context.estimated_tokens,
-                history_turns=context.history_turns,
-                actions=["history_truncated"] if context.history_truncated else [], created_at=self._clock.now()))
-        call_id = self._ids.new_id()
-        await self._recorder.record_intent(CallIntent(
-            call_id=call_id, turn_id=turn.turn_id, step_index=planned.index, agent_key=agent.agent_key,
-            provider=spec.provider, model_alias=spec.alias, provider_model=spec.provider_model,
-            estimated_input_tokens=context.estimated_tokens, started_at=self._clock.now()))
-        result = await self._llm.stream(
-            LlmRequest(model=spec, messages=context.messages, first_call_id=str(call_id)), on_delta)
+            await self._turns.write_audit(
+                ContextAudit(
+                    turn_id=turn.turn_id,
+                    input_budget=context.input_budget,
+                    estimated_tokens=context.estimated_tokens,
+                    history_turns=context.history_turns,
+                    actions=["history_truncated"] if context.history_truncated else [],
+                    created_at=self._clock.now(),
+                )
+            )
+        log_ = IntentLog(
+            self._recorder,
+            self._clock,
+            CallIntent(
+                call_id=self._ids.new_id(),
+                turn_id=turn.turn_id,
+                step_index=planned.index,
+                agent_key=agent.agent_key,
+                provider=spec.provider,
+                model_alias=spec.alias,
+                provider_model=spec.provider_model,
+                estimated_input_tokens=context.estimated_tokens,
+                started_at=self._clock.now(),
+            ),
+        )
+        request = LlmRequest(model=spec, messages=context.messages, first_call_id=str(log_.template.call_id))
+        result = await self._llm.stream(request, on_delta, log_)
         pricing = await self._pricing.pricing_version(turn.pricing_version)
         assert pricing is not None, "a turn always names a published pricing version"
         now = self._clock.now()
-        entries = [attempt_entry(turn, planned.index, agent.agent_key, spec, a, pricing, self._ids.new_id(), now)
-                   for a in result.attempts]
+        # Each row is dated when its attempt was sent, so a step's retries list in the order they happened.
+        entries = [
+            attempt_entry(
+                turn,
+                planned.index,
+                agent.agent_key,
+                spec,
+                a,
+                pricing,
+                self._ids.new_id(),
+                log_.started.get(a.call_id, now),
+            )
+            for a in result.attempts
+        ]
         step = TurnStep(
-            index=planned.index, kind=planned.kind, agent_key=agent.agent_key, agent_name=agent.name,
-            model=agent.model, status=StepStatus.COMPLETED if result.ok else StepStatus.FAILED,
-            content=result.text if result.ok else "", error=result.error, usage=step_usage(entries))
+            index=planned.index,
+            kind=planned.kind,
+            agent_key=agent.agent_key,
+            agent_name=agent.name,
+            model=agent.model,
+            status=StepStatus.COMPLETED if result.ok else StepStatus.FAILED,
+            content=result.text if result.ok else "",
+            error=result.error,
+            usage=step_usage(entries),
+        )
         if not result.ok:
-            log.warning("step failed", extra={"fields": {"step": planned.index, "agent": agent.agent_key,
-                                                         "code": result.error.code if result.error else None}})
+            log.warning(
+                "step failed",
+                extra={
+                    "fields": {
+                        "step": planned.index,
+                        "agent": agent.agent_key,
+                        "code": result.error.code if result.error else None,
+                    }
+                },
+            )
         return await self._commit(turn, step, entries, now)
 
     async def _history_of(self, turn: TurnContext) -> list[HistoryTurn]:
@@ -81,9 +153,17 @@ class ExecuteStep:
         return self._history[turn.turn_id]
 
     async def _fail(self, turn: TurnContext, planned: PlannedStep, code: str, detail: str) -> TurnStep:
-        step = TurnStep(index=planned.index, kind=planned.kind, agent_key=planned.agent.agent_key,
-                        agent_name=planned.agent.name, model=planned.agent.model, status=StepStatus.FAILED,
-                        content="", error=StepError(code=code, detail=detail), usage=StepUsage())
+        step = TurnStep(
+            index=planned.index,
+            kind=planned.kind,
+            agent_key=planned.agent.agent_key,
+            agent_name=planned.agent.name,
+            model=planned.agent.model,
+            status=StepStatus.FAILED,
+            content="",
+            error=StepError(code=code, detail=detail),
+            usage=StepUsage(),
+        )
         return await self._commit(turn, step, [], self._clock.now())
 
     async def _commit(self, turn: TurnContext, step: TurnStep, entries: list[LedgerEntry], now: datetime) -> TurnStep:

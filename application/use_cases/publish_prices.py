@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Protocol
 
@@ -125,7 +125,8 @@ class PublishPrices:
             models = apply_overrides(active, overrides)
             if models == active.models:
                 return None
-            now = self._clock.now()
+            # Strictly after the version it replaces, or the newest-first ordering could keep that one in force.
+            now = max(self._clock.now(), active.effective_from + timedelta(microseconds=1))
             candidate = msgspec.structs.replace(active, version="", effective_from=now, models=models)
             candidate = msgspec.structs.replace(candidate, version=version_name(now, candidate))
             if await self._pricing.publish_version(candidate, replacing=active.version):

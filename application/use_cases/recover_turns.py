@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from application.ledger import cancelled_entry
+from application.ledger import recovered_entry
 from application.ports.clock import Clock, IdGenerator
 from application.ports.pricing import PricingStore
 from application.ports.turns import StepRecorder, TurnContext, TurnStore
@@ -16,8 +16,18 @@ log = logging.getLogger(__name__)
 
 
 class RecoverTurns:
-    def __init__(self, turns: TurnStore, recorder: StepRecorder, pricing: PricingStore, send: SendMessage,
-                 clock: Clock, ids: IdGenerator, *, stale_after_s: float, abandon_after_s: float) -> None:
+    def __init__(
+        self,
+        turns: TurnStore,
+        recorder: StepRecorder,
+        pricing: PricingStore,
+        send: SendMessage,
+        clock: Clock,
+        ids: IdGenerator,
+        *,
+        stale_after_s: float,
+        abandon_after_s: float,
+    ) -> None:
         self._turns, self._recorder, self._pricing, self._send = turns, recorder, pricing, send
         self._clock, self._ids = clock, ids
         self._stale_after = timedelta(seconds=stale_after_s)
@@ -35,8 +45,15 @@ class RecoverTurns:
                 continue
             await self._cancel_cut_calls(context)
             if now - stale.created_at > self._abandon_after:
-                await self._turns.finish_turn(context.turn_id, TurnStatus.FAILED, now, StepError(
-                    code="turn_abandoned", detail="The server running this turn stopped and it was too old to resume."))
+                await self._turns.finish_turn(
+                    context.turn_id,
+                    TurnStatus.FAILED,
+                    now,
+                    StepError(
+                        code="turn_abandoned",
+                        detail="The server running this turn stopped and it was too old to resume.",
+                    ),
+                )
                 log.warning("abandoned turn marked failed", extra={"turn_id": str(context.turn_id)})
                 claimed.append((context, False))
             else:
@@ -55,4 +72,5 @@ class RecoverTurns:
         assert pricing is not None
         now = self._clock.now()
         await self._recorder.cancel_intents(
-            context.turn_id, [cancelled_entry(context, i, pricing, self._ids.new_id(), now) for i in intents])
+            context.turn_id, [recovered_entry(context, i, pricing, self._ids.new_id(), now) for i in intents]
+        )

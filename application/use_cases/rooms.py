@@ -30,12 +30,22 @@ class CreateRoom:
     def __init__(self, rooms: RoomStore, catalog: ModelCatalog, clock: Clock, ids: IdGenerator) -> None:
         self._rooms, self._catalog, self._clock, self._ids = rooms, catalog, clock, ids
 
-    async def execute(self, owner_id: UUID, *, name: str, goal: str | None, mode: Mode,
-                      manager_model: str | None) -> Room:
+    async def execute(
+        self, owner_id: UUID, *, name: str, goal: str | None, mode: Mode, manager_model: str | None
+    ) -> Room:
         check_model(self._catalog, manager_model)
         now = self._clock.now()
-        room = Room(id=self._ids.new_id(), owner_id=owner_id, name=name, goal=goal, current_mode=mode,
-                    pending_mode=None, manager_model=manager_model, created_at=now, updated_at=now)
+        room = Room(
+            id=self._ids.new_id(),
+            owner_id=owner_id,
+            name=name,
+            goal=goal,
+            current_mode=mode,
+            pending_mode=None,
+            manager_model=manager_model,
+            created_at=now,
+            updated_at=now,
+        )
         await self._rooms.create_room(room)
         return room
 

@@ -38,13 +38,22 @@ class SentTurn:
 
 
 class SendMessage:
-    def __init__(self, turns: TurnStore, pricing: PricingStore, catalog: ModelCatalog, runner: TurnRunner,
-                 execute_step: Callable[[], ExecuteStep], clock: Clock, ids: IdGenerator) -> None:
+    def __init__(
+        self,
+        turns: TurnStore,
+        pricing: PricingStore,
+        catalog: ModelCatalog,
+        runner: TurnRunner,
+        execute_step: Callable[[], ExecuteStep],
+        clock: Clock,
+        ids: IdGenerator,
+    ) -> None:
         self._turns, self._pricing, self._catalog, self._runner = turns, pricing, catalog, runner
         self._execute_step, self._clock, self._ids = execute_step, clock, ids
 
-    async def execute(self, user_id: UUID, session_id: UUID, message: str,
-                      idempotency_key: str | None = None) -> SentTurn:
+    async def execute(
+        self, user_id: UUID, session_id: UUID, message: str, idempotency_key: str | None = None
+    ) -> SentTurn:
         if not message.strip() or len(message) > MAX_MESSAGE_CHARS:
             raise ValidationFailed(f"The message must hold 1 to {MAX_MESSAGE_CHARS} characters.")
         digest = request_hash(session_id, message)
@@ -53,9 +62,16 @@ class SendMessage:
             if replay is not None:
                 return SentTurn(replay, replayed=True)
         pricing = await self._pricing.active_version()
-        new = NewTurn(turn_id=self._ids.new_id(), user_id=user_id, session_id=session_id, message=message,
-                      idempotency_key=idempotency_key, request_hash=digest, pricing_version=pricing.version,
-                      now=self._clock.now())
+        new = NewTurn(
+            turn_id=self._ids.new_id(),
+            user_id=user_id,
+            session_id=session_id,
+            message=message,
+            idempotency_key=idempotency_key,
+            request_hash=digest,
+            pricing_version=pricing.version,
+            now=self._clock.now(),
+        )
         try:
             context = await self._turns.begin_turn(new, self._plan(message))
         except IdempotencyConflict:  # a concurrent request with the same key won the race
@@ -86,8 +102,9 @@ class SendMessage:
         def plan(mode: Mode, roster: list[RosterEntry]) -> list[PlannedStep]:
             steps = plan_turn(mode, roster, message)
             if mode is Mode.ORCHESTRATOR:
-                raise ModeNotAvailable("Orchestrator mode is not available on this server yet; "
-                                       "switch the room to manual or roundtable.")
+                raise ModeNotAvailable(
+                    "Orchestrator mode is not available on this server yet; switch the room to manual or roundtable."
+                )
             self._check_budget(steps, message)
             return steps
 
@@ -102,7 +119,8 @@ class SendMessage:
             if needed > budget:
                 raise ContextBudgetExceeded(
                     f"The message is too long for @{step.agent.agent_key}'s model ({needed} > {budget} tokens).",
-                    extra={"agent_key": step.agent.agent_key, "required_tokens": needed, "input_budget": budget})
+                    extra={"agent_key": step.agent.agent_key, "required_tokens": needed, "input_budget": budget},
+                )
 
     async def _replay(self, user_id: UUID, session_id: UUID, key: str, digest: str) -> Turn | None:
         found = await self._turns.idempotent_turn(user_id, key)

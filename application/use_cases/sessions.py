@@ -25,8 +25,9 @@ class OpenSession:
 
     async def execute(self, owner_id: UUID, room_id: UUID) -> Session:
         await require_room(self._rooms, owner_id, room_id)
-        session = Session(id=self._ids.new_id(), room_id=room_id, user_id=owner_id,
-                          created_at=self._clock.now(), turn_count=0)
+        session = Session(
+            id=self._ids.new_id(), room_id=room_id, user_id=owner_id, created_at=self._clock.now(), turn_count=0
+        )
         await self._sessions.create_session(session)
         return session
 

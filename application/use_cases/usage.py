@@ -28,8 +28,9 @@ class ListUsageEvents:
     def __init__(self, ledger: UsageLedger) -> None:
         self._ledger = ledger
 
-    async def execute(self, user_id: UUID, *, turn_id: UUID | None, session_id: UUID | None, limit: int,
-                      cursor: str | None) -> tuple[UsagePage, str | None]:
+    async def execute(
+        self, user_id: UUID, *, turn_id: UUID | None, session_id: UUID | None, limit: int, cursor: str | None
+    ) -> tuple[UsagePage, str | None]:
         if not 1 <= limit <= MAX_PAGE:
             raise ValidationFailed(f"limit must be between 1 and {MAX_PAGE}.")
         after = decode_cursor(cursor) if cursor else None

@@ -23,8 +23,7 @@ class RegisterUser:
     async def execute(self, email: str, display_name: str | None) -> Registration:
         if not self._open_signup:
             raise Forbidden("Open sign-up is switched off on this server.")
-        user = User(id=self._ids.new_id(), email=email.strip(), display_name=display_name,
-                    created_at=self._clock.now())
+        user = User(id=self._ids.new_id(), email=email.strip(), display_name=display_name, created_at=self._clock.now())
         key = new_api_key()
         await self._users.create_user(user, hash_api_key(key))
         return Registration(user=user, api_key=key)

@@ -22,13 +22,30 @@ from entrypoints.supervisor import TurnSupervisor
 MAX_BODY_BYTES = 1024 * 1024
 
 API_HANDLERS = [
-    users.create_user, users.me,
-    catalog.models, catalog.pricing, catalog.pricing_version,
-    rooms.create_room, rooms.list_rooms, rooms.get_room, rooms.update_room, rooms.change_mode, rooms.delete_room,
-    agents.add_agent, agents.list_agents, agents.update_agent, agents.remove_agent,
-    sessions.open_session, sessions.list_sessions, sessions.get_session, sessions.list_messages,
-    turns.send_message, turns.list_turns, turns.get_turn,
-    usage.usage_events, usage.usage_summary,
+    users.create_user,
+    users.me,
+    catalog.models,
+    catalog.pricing,
+    catalog.pricing_version,
+    rooms.create_room,
+    rooms.list_rooms,
+    rooms.get_room,
+    rooms.update_room,
+    rooms.change_mode,
+    rooms.delete_room,
+    agents.add_agent,
+    agents.list_agents,
+    agents.update_agent,
+    agents.remove_agent,
+    sessions.open_session,
+    sessions.list_sessions,
+    sessions.get_session,
+    sessions.list_messages,
+    turns.send_message,
+    turns.list_turns,
+    turns.get_turn,
+    usage.usage_events,
+    usage.usage_summary,
 ]
 
 
@@ -40,6 +57,8 @@ def create_app(container: Any, *, manage_resources: bool = True) -> Litestar:
         app.state.container = container
         if manage_resources:
             await init_resources(container)
+        # The config's per-model prices become a pricing version before any turn is priced (no-op if unchanged).
+        await container.publish_prices().execute()
         supervisor = TurnSupervisor(container, stale_after_s=container.settings().turn_stale_after_s)
         await supervisor.start()
         try:
@@ -60,9 +79,15 @@ def create_app(container: Any, *, manage_resources: bool = True) -> Litestar:
         request_max_body_size=MAX_BODY_BYTES,
         response_class=JsonResponse,
         openapi_config=OpenAPIConfig(
-            title="Pantheon", version="1.0.0", path="/schema", render_plugins=[JsonRenderPlugin()],
-            components=Components(security_schemes={
-                "bearer": SecurityScheme(type="http", scheme="bearer", description="API key from POST /users")}),
+            title="Pantheon",
+            version="1.0.0",
+            path="/schema",
+            render_plugins=[JsonRenderPlugin()],
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(type="http", scheme="bearer", description="API key from POST /users")
+                }
+            ),
         ),
         logging_config=None,
         debug=False,

@@ -14,10 +14,30 @@ from domain.errors import NotFound
 from domain.model import User
 
 USE_CASES = (
-    "register_user", "authenticate", "create_room", "list_rooms", "get_room", "update_room", "change_mode",
-    "delete_room", "add_agent", "list_agents", "update_agent", "remove_agent", "open_session",
-    "list_sessions", "get_session", "list_messages", "list_models", "list_pricing", "get_pricing",
-    "send_message", "list_turns", "get_turn", "list_usage_events", "usage_summary",
+    "register_user",
+    "authenticate",
+    "create_room",
+    "list_rooms",
+    "get_room",
+    "update_room",
+    "change_mode",
+    "delete_room",
+    "add_agent",
+    "list_agents",
+    "update_agent",
+    "remove_agent",
+    "open_session",
+    "list_sessions",
+    "get_session",
+    "list_messages",
+    "list_models",
+    "list_pricing",
+    "get_pricing",
+    "send_message",
+    "list_turns",
+    "get_turn",
+    "list_usage_events",
+    "usage_summary",
 )
 
 

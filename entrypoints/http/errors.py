@@ -52,8 +52,9 @@ class ErrorBody(msgspec.Struct, omit_defaults=True):
 
 
 def error_response(status: int, code: str, detail: str, extra: Any = None) -> Response[ErrorBody]:
-    return Response(ErrorBody(status=status, code=code, detail=detail, extra=extra), status_code=status,
-                    media_type=MediaType.JSON)
+    return Response(
+        ErrorBody(status=status, code=code, detail=detail, extra=extra), status_code=status, media_type=MediaType.JSON
+    )
 
 
 def on_domain_error(_: Request, exc: DomainError) -> Response[ErrorBody]:
@@ -79,8 +80,11 @@ def on_unexpected_error(request: Request, exc: Exception) -> Response[ErrorBody]
         # msgspec rejects a too deeply nested JSON body with a RecursionError that Litestar does not wrap.
         return error_response(400, "validation_error", "JSON is malformed: nested too deeply.")
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error",
-                          "Something went wrong on our side; the request id is in the response headers.")
+    return error_response(
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "Something went wrong on our side; the request id is in the response headers.",
+    )
 
 
 EXCEPTION_HANDLERS = {
@@ -104,5 +108,4 @@ _DESCRIPTIONS = {
 
 def error_specs(*statuses: int) -> dict[int, ResponseSpec]:
     """OpenAPI entries for the error answers a route can give."""
-    return {s: ResponseSpec(data_container=ErrorBody, description=_DESCRIPTIONS.get(s, "Error"))
-            for s in statuses}
+    return {s: ResponseSpec(data_container=ErrorBody, description=_DESCRIPTIONS.get(s, "Error")) for s in statuses}

@@ -105,9 +105,16 @@ class RoomOut(msgspec.Struct, kw_only=True):
 
     @classmethod
     def of(cls, room: Room) -> RoomOut:
-        return cls(id=room.id, name=room.name, goal=room.goal, current_mode=room.current_mode,
-                   pending_mode=room.pending_mode, manager_model=room.manager_model,
-                   created_at=room.created_at, updated_at=room.updated_at)
+        return cls(
+            id=room.id,
+            name=room.name,
+            goal=room.goal,
+            current_mode=room.current_mode,
+            pending_mode=room.pending_mode,
+            manager_model=room.manager_model,
+            created_at=room.created_at,
+            updated_at=room.updated_at,
+        )
 
 
 class RoomList(msgspec.Struct):
@@ -125,8 +132,15 @@ class AgentOut(msgspec.Struct, kw_only=True):
 
     @classmethod
     def of(cls, agent: Agent) -> AgentOut:
-        return cls(id=agent.id, agent_key=agent.agent_key, name=agent.name, model=agent.model,
-                   role_prompt=agent.role_prompt, position=agent.position, created_at=agent.created_at)
+        return cls(
+            id=agent.id,
+            agent_key=agent.agent_key,
+            name=agent.name,
+            model=agent.model,
+            role_prompt=agent.role_prompt,
+            position=agent.position,
+            created_at=agent.created_at,
+        )
 
 
 class AgentList(msgspec.Struct):
@@ -141,8 +155,7 @@ class SessionOut(msgspec.Struct, kw_only=True):
 
     @classmethod
     def of(cls, session: Session) -> SessionOut:
-        return cls(id=session.id, room_id=session.room_id, created_at=session.created_at,
-                   turn_count=session.turn_count)
+        return cls(id=session.id, room_id=session.room_id, created_at=session.created_at, turn_count=session.turn_count)
 
 
 class SessionList(msgspec.Struct):
@@ -178,14 +191,27 @@ class PricingVersionOut(msgspec.Struct, kw_only=True):
 
     @classmethod
     def of(cls, v: PricingVersion) -> PricingVersionOut:
-        models = [ModelPriceOut(alias=m.alias, multiplier=m.multiplier, input_usd_per_mtok=m.input_usd_per_mtok,
-                                cached_input_usd_per_mtok=m.cached_input_usd_per_mtok,
-                                output_usd_per_mtok=m.output_usd_per_mtok)
-                  for m in sorted(v.models.values(), key=lambda m: m.alias)]
-        return cls(version=v.version, effective_from=v.effective_from, fresh_input_weight=v.fresh_input_weight,
-                   cached_input_weight=v.cached_input_weight, output_weight=v.output_weight,
-                   oe_tokens_per_credit=v.oe_tokens_per_credit, multiplier_floor=v.multiplier_floor,
-                   default_multiplier=v.default_multiplier, models=models)
+        models = [
+            ModelPriceOut(
+                alias=m.alias,
+                multiplier=m.multiplier,
+                input_usd_per_mtok=m.input_usd_per_mtok,
+                cached_input_usd_per_mtok=m.cached_input_usd_per_mtok,
+                output_usd_per_mtok=m.output_usd_per_mtok,
+            )
+            for m in sorted(v.models.values(), key=lambda m: m.alias)
+        ]
+        return cls(
+            version=v.version,
+            effective_from=v.effective_from,
+            fresh_input_weight=v.fresh_input_weight,
+            cached_input_weight=v.cached_input_weight,
+            output_weight=v.output_weight,
+            oe_tokens_per_credit=v.oe_tokens_per_credit,
+            multiplier_floor=v.multiplier_floor,
+            default_multiplier=v.default_multiplier,
+            models=models,
+        )
 
 
 class PricingList(msgspec.Struct):

@@ -33,10 +33,16 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         environment = {k: v for k, v in os.environ.items() if k not in ("OPENROUTER_API_KEY", "PANTHEON_CONFIG")}
-        environment.update(PANTHEON_DATABASE_URL=database_url, PANTHEON_PORT=str(self.port),
-                           PANTHEON_LOG_LEVEL="WARNING", **env)
-        self.process = subprocess.Popen([sys.executable, "-m", "entrypoints.cli", "serve"], cwd=ROOT,
-                                        env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        environment.update(
+            PANTHEON_DATABASE_URL=database_url, PANTHEON_PORT=str(self.port), PANTHEON_LOG_LEVEL="WARNING", **env
+        )
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "entrypoints.cli", "serve"],
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -87,16 +93,23 @@ def test_killed_turn_resumes_on_the_next_server_without_rebilling(database_url: 
     auth = {"Authorization": f"Bearer {key}"}
     room = call(first, "POST", "/rooms", auth, json={"name": "Slow council", "mode": "roundtable"})
     for name in ("ada", "bob", "cy", "dee"):
-        call(first, "POST", f"/rooms/{room['id']}/agents", auth,
-             json={"agent_key": name, "name": name.title(), "model": "sim-slow", "role_prompt": f"You are {name}."})
+        call(
+            first,
+            "POST",
+            f"/rooms/{room['id']}/agents",
+            auth,
+            json={"agent_key": name, "name": name.title(), "model": "sim-slow", "role_prompt": f"You are {name}."},
+        )
     session = call(first, "POST", f"/rooms/{room['id']}/sessions", auth, json={})
 
     def kill_after_first_step() -> None:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             with psycopg.connect(database_url) as conn:
-                row = conn.execute("SELECT count(st.*) FROM turns t JOIN turn_steps st ON st.turn_id = t.id"
-                                   " WHERE t.session_id = %s", (session["id"],)).fetchone()
+                row = conn.execute(
+                    "SELECT count(st.*) FROM turns t JOIN turn_steps st ON st.turn_id = t.id WHERE t.session_id = %s",
+                    (session["id"],),
+                ).fetchone()
             if row[0] >= 1:
                 time.sleep(0.15)  # let step 1's call start, so a call is cut in flight
                 first.kill()
@@ -107,13 +120,18 @@ def test_killed_turn_resumes_on_the_next_server_without_rebilling(database_url: 
     killer.start()
     try:
         with pytest.raises(httpx.HTTPError):  # the request dies with its server
-            httpx.post(f"{first.url}{API}/sessions/{session['id']}/turns", json={"message": "slowly now"},
-                       headers=auth, timeout=60)
+            httpx.post(
+                f"{first.url}{API}/sessions/{session['id']}/turns",
+                json={"message": "slowly now"},
+                headers=auth,
+                timeout=60,
+            )
     finally:
         killer.join()
     with psycopg.connect(database_url) as conn:
-        turn_id, status = conn.execute("SELECT id, status FROM turns WHERE session_id = %s",
-                                       (session["id"],)).fetchone()
+        turn_id, status = conn.execute(
+            "SELECT id, status FROM turns WHERE session_id = %s", (session["id"],)
+        ).fetchone()
     turn_id = str(turn_id)
     assert status == "running"
     done_before = committed_steps(database_url, turn_id)

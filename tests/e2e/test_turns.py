@@ -15,8 +15,9 @@ from tests.e2e.conftest import API, add_agent, assert_error, auth_headers, creat
 FAIL = "<<pantheon-sim:fail>>"
 
 
-async def council(client: AsyncTestClient, *keys: str, mode: str = "manual", failing: tuple[str, ...] = ()
-                  ) -> tuple[dict[str, str], str, str]:
+async def council(
+    client: AsyncTestClient, *keys: str, mode: str = "manual", failing: tuple[str, ...] = ()
+) -> tuple[dict[str, str], str, str]:
     headers = await auth_headers(client)
     room = await create_room(client, headers, mode=mode, goal="Choose a database")
     for key in keys:
@@ -26,10 +27,12 @@ async def council(client: AsyncTestClient, *keys: str, mode: str = "manual", fai
     return headers, room["id"], session["id"]
 
 
-async def send(client: AsyncTestClient, headers: dict[str, str], session_id: str, message: str,
-               **extra_headers: str) -> Any:
-    return await client.post(f"{API}/sessions/{session_id}/turns", json={"message": message},
-                             headers={**headers, **extra_headers})
+async def send(
+    client: AsyncTestClient, headers: dict[str, str], session_id: str, message: str, **extra_headers: str
+) -> Any:
+    return await client.post(
+        f"{API}/sessions/{session_id}/turns", json={"message": message}, headers={**headers, **extra_headers}
+    )
 
 
 async def ledger(client: AsyncTestClient, headers: dict[str, str], **query: str) -> list[dict[str, Any]]:
@@ -45,18 +48,25 @@ async def test_manual_turn_with_two_tagged_agents(client: AsyncTestClient) -> No
     turn = response.json()
     assert (turn["mode"], turn["status"], turn["turn_index"]) == ("manual", "completed", 0)
     assert [(s["index"], s["agent_key"], s["status"], s["kind"]) for s in turn["steps"]] == [
-        (0, "cy", "completed", "agent"), (1, "ada", "completed", "agent")]
+        (0, "cy", "completed", "agent"),
+        (1, "ada", "completed", "agent"),
+    ]
     assert all(s["content"] and s["error"] is None for s in turn["steps"])
     rows = await ledger(client, headers, turn_id=turn["id"])
     assert [(r["step_index"], r["agent_key"], r["status"]) for r in rows] == [
-        (0, "cy", "success"), (1, "ada", "success")]
+        (0, "cy", "success"),
+        (1, "ada", "success"),
+    ]
     assert turn["usage"]["llm_calls"] == 2
     assert Decimal(turn["usage"]["credits"]) == sum(Decimal(r["credits_burned"]) for r in rows)
     assert turn["usage"]["input_tokens"] == sum(r["input_tokens_fresh"] + r["input_tokens_cached"] for r in rows)
     assert (await client.get(f"{API}/sessions/{session}/turns/{turn['id']}", headers=headers)).json() == turn
     messages = (await client.get(f"{API}/sessions/{session}/messages", headers=headers)).json()["items"]
     assert [(m["role"], m["agent_key"], m["status"]) for m in messages] == [
-        ("user", None, "ok"), ("assistant", "cy", "ok"), ("assistant", "ada", "ok")]
+        ("user", None, "ok"),
+        ("assistant", "cy", "ok"),
+        ("assistant", "ada", "ok"),
+    ]
 
 
 async def test_roundtable_with_a_failing_agent_is_partial(client: AsyncTestClient) -> None:
@@ -64,7 +74,10 @@ async def test_roundtable_with_a_failing_agent_is_partial(client: AsyncTestClien
     turn = (await send(client, headers, session, "Postgres or SQLite?")).json()
     assert turn["status"] == "partial"
     assert [(s["agent_key"], s["status"]) for s in turn["steps"]] == [
-        ("ada", "completed"), ("bob", "failed"), ("cy", "completed")]
+        ("ada", "completed"),
+        ("bob", "failed"),
+        ("cy", "completed"),
+    ]
     assert turn["steps"][1]["error"]["code"] == "simulated_failure" and turn["steps"][1]["content"] == ""
     rows = await ledger(client, headers, turn_id=turn["id"])
     assert [(r["agent_key"], r["status"]) for r in rows] == [("ada", "success"), ("bob", "error"), ("cy", "success")]
@@ -79,19 +92,36 @@ async def test_every_ledger_row_recomputes_from_its_pricing_version(client: Asyn
     await send(client, headers, session, "second, with history")
     version = (await client.get(f"{API}/pricing/2026-02-20", headers=headers)).json()
     pricing = PricingVersion(
-        version=version["version"], effective_from=version["effective_from"],
-        **{k: Decimal(version[k]) for k in ("fresh_input_weight", "cached_input_weight", "output_weight",
-                                            "oe_tokens_per_credit", "multiplier_floor", "default_multiplier")},
-        models={m["alias"]: ModelPrice(alias=m["alias"], **{k: Decimal(v) for k, v in m.items() if k != "alias"})
-                for m in version["models"]})
+        version=version["version"],
+        effective_from=version["effective_from"],
+        **{
+            k: Decimal(version[k])
+            for k in (
+                "fresh_input_weight",
+                "cached_input_weight",
+                "output_weight",
+                "oe_tokens_per_credit",
+                "multiplier_floor",
+                "default_multiplier",
+            )
+        },
+        models={
+            m["alias"]: ModelPrice(alias=m["alias"], **{k: Decimal(v) for k, v in m.items() if k != "alias"})
+            for m in version["models"]
+        },
+    )
     rows = await ledger(client, headers, session_id=session)
     assert len(rows) == 4
     for row in rows:
-        charge = price_call(pricing, row["model_alias"], row["input_tokens_fresh"], row["input_tokens_cached"],
-                            row["output_tokens"])
+        charge = price_call(
+            pricing, row["model_alias"], row["input_tokens_fresh"], row["input_tokens_cached"], row["output_tokens"]
+        )
         assert row["pricing_version"] == "2026-02-20"
         assert (Decimal(row["oe_tokens"]), Decimal(row["credits_burned"]), Decimal(row["provider_cost_usd"])) == (
-            charge.oe_tokens, charge.credits_burned, charge.provider_cost_usd)
+            charge.oe_tokens,
+            charge.credits_burned,
+            charge.provider_cost_usd,
+        )
         assert row["total_tokens"] == row["input_tokens_fresh"] + row["input_tokens_cached"] + row["output_tokens"]
         assert isinstance(row["credits_burned"], str) and "E" not in row["provider_cost_usd"]
 
@@ -100,8 +130,11 @@ async def test_turn_errors_write_nothing(client: AsyncTestClient) -> None:
     headers, room, session = await council(client, "ada")
     assert_error(await send(client, headers, session, "hello @nobody"), 422, "no_valid_tag")
     assert_error(await send(client, headers, session, "x" * 50_001), 422, "validation_error")
-    assert_error(await client.post(f"{API}/sessions/{session}/turns", json={"message": "@ada", "x": 1},
-                                   headers=headers), 422, "validation_error")
+    assert_error(
+        await client.post(f"{API}/sessions/{session}/turns", json={"message": "@ada", "x": 1}, headers=headers),
+        422,
+        "validation_error",
+    )
     empty_headers, _, empty_session = await council(client)
     assert_error(await send(client, empty_headers, empty_session, "@ada hi"), 422, "no_agents")
     assert (await client.get(f"{API}/sessions/{session}", headers=headers)).json()["turn_count"] == 0
@@ -127,16 +160,20 @@ async def test_idempotency_key(client: AsyncTestClient) -> None:
     replay = await send(client, headers, session, "@ada hi", **{"Idempotency-Key": "k-1"})
     assert (first.status_code, replay.status_code) == (201, 200)
     assert replay.json() == first.json()
-    assert_error(await send(client, headers, session, "@ada other", **{"Idempotency-Key": "k-1"}),
-                 409, "idempotency_conflict")
+    assert_error(
+        await send(client, headers, session, "@ada other", **{"Idempotency-Key": "k-1"}), 409, "idempotency_conflict"
+    )
     other_session = (await open_session(client, headers, room))["id"]
-    assert_error(await send(client, headers, other_session, "@ada hi", **{"Idempotency-Key": "k-1"}),
-                 409, "idempotency_conflict")
-    assert_error(await send(client, headers, session, "nobody tagged", **{"Idempotency-Key": "k-2"}),
-                 422, "no_valid_tag")
+    assert_error(
+        await send(client, headers, other_session, "@ada hi", **{"Idempotency-Key": "k-1"}), 409, "idempotency_conflict"
+    )
+    assert_error(
+        await send(client, headers, session, "nobody tagged", **{"Idempotency-Key": "k-2"}), 422, "no_valid_tag"
+    )
     assert (await send(client, headers, session, "@ada now", **{"Idempotency-Key": "k-2"})).status_code == 201
-    assert_error(await send(client, headers, session, "@ada", **{"Idempotency-Key": "k" * 201}), 422,
-                 "validation_error")
+    assert_error(
+        await send(client, headers, session, "@ada", **{"Idempotency-Key": "k" * 201}), 422, "validation_error"
+    )
     assert len(await ledger(client, headers)) == 2
 
 
@@ -156,7 +193,8 @@ async def test_fifty_concurrent_sends_to_one_session(client: AsyncTestClient, da
         steps, rows, distinct = conn.execute(
             "SELECT (SELECT count(*) FROM turn_steps st JOIN turns t ON t.id = st.turn_id WHERE t.session_id = %s),"
             " count(*), count(DISTINCT call_id) FROM llm_call_events WHERE session_id = %s",
-            (session, session)).fetchone()
+            (session, session),
+        ).fetchone()
     assert steps == rows == distinct == 2 * len(turns)
 
 
@@ -166,15 +204,18 @@ async def test_usage_summary_and_pagination_and_deleted_rooms(client: AsyncTestC
         await send(client, headers, session, f"round {i}")
     first = (await client.get(f"{API}/usage/events", params={"limit": "4"}, headers=headers)).json()
     assert len(first["items"]) == 4 and first["next_cursor"]
-    rest = (await client.get(f"{API}/usage/events", params={"limit": "4", "cursor": first["next_cursor"]},
-                             headers=headers)).json()
+    rest = (
+        await client.get(f"{API}/usage/events", params={"limit": "4", "cursor": first["next_cursor"]}, headers=headers)
+    ).json()
     assert len(rest["items"]) == 2 and rest["next_cursor"] is None
     ids = [r["id"] for r in first["items"] + rest["items"]]
     assert len(set(ids)) == 6
-    assert_error(await client.get(f"{API}/usage/events", params={"cursor": "garbage!"}, headers=headers),
-                 422, "validation_error")
-    assert_error(await client.get(f"{API}/usage/events", params={"limit": "0"}, headers=headers), 422,
-                 "validation_error")
+    assert_error(
+        await client.get(f"{API}/usage/events", params={"cursor": "garbage!"}, headers=headers), 422, "validation_error"
+    )
+    assert_error(
+        await client.get(f"{API}/usage/events", params={"limit": "0"}, headers=headers), 422, "validation_error"
+    )
     by_model = (await client.get(f"{API}/usage/summary", headers=headers)).json()["items"]
     assert [(i["key"], i["llm_calls"]) for i in by_model] == [("sim", 6)]
     all_rows = first["items"] + rest["items"]
@@ -186,8 +227,11 @@ async def test_usage_summary_and_pagination_and_deleted_rooms(client: AsyncTestC
     by_room = (await client.get(f"{API}/usage/summary", params={"group_by": "room"}, headers=headers)).json()["items"]
     assert [(i["key"], i["llm_calls"]) for i in by_room] == [(room, 6)]
     assert len(await ledger(client, headers)) == 6
-    assert_error(await client.get(f"{API}/usage/summary", params={"group_by": "planet"}, headers=headers), 422,
-                 "validation_error")
+    assert_error(
+        await client.get(f"{API}/usage/summary", params={"group_by": "planet"}, headers=headers),
+        422,
+        "validation_error",
+    )
 
 
 async def test_other_users_cannot_see_turns_or_ledger(client: AsyncTestClient) -> None:
@@ -222,14 +266,17 @@ async def test_roster_changes_during_a_turn_apply_to_the_next_one(database_url: 
         assert (nxt["mode"], [s["agent_key"] for s in nxt["steps"]]) == ("manual", ["cy", "bob"])
 
 
-async def test_each_turn_writes_one_context_audit_row_with_its_history(client: AsyncTestClient,
-                                                                      database_url: str) -> None:
+async def test_each_turn_writes_one_context_audit_row_with_its_history(
+    client: AsyncTestClient, database_url: str
+) -> None:
     headers, _, session = await council(client, "ada", "bob", mode="roundtable")
     turns = [(await send(client, headers, session, f"message {i}")).json() for i in range(3)]
     with psycopg.connect(database_url) as conn:
-        rows = conn.execute("SELECT turn_id, history_turns, input_budget, estimated_tokens, actions"
-                            " FROM turn_context_audit WHERE turn_id = ANY(%s)",
-                            ([t["id"] for t in turns],)).fetchall()
+        rows = conn.execute(
+            "SELECT turn_id, history_turns, input_budget, estimated_tokens, actions"
+            " FROM turn_context_audit WHERE turn_id = ANY(%s)",
+            ([t["id"] for t in turns],),
+        ).fetchall()
     by_turn = {str(r[0]): r for r in rows}
     assert [by_turn[t["id"]][1] for t in turns] == [0, 1, 2]  # earlier turns of the session are in context
     assert all(r[2] > r[3] > 0 and r[4] == [] for r in rows)

@@ -10,8 +10,20 @@ from adapters.postgres.schema import apply_migrations, rollback_migrations
 from tests.conftest import clone_database, drop_database
 
 EXPECTED_TABLES = {
-    "users", "api_keys", "rooms", "agents", "sessions", "turns", "turn_steps", "turn_events", "llm_call_intents",
-    "llm_call_events", "pricing_versions", "model_pricing", "session_summaries", "turn_context_audit",
+    "users",
+    "api_keys",
+    "rooms",
+    "agents",
+    "sessions",
+    "turns",
+    "turn_steps",
+    "turn_events",
+    "llm_call_intents",
+    "llm_call_events",
+    "pricing_versions",
+    "model_pricing",
+    "session_summaries",
+    "turn_context_audit",
 }
 
 
@@ -40,11 +52,14 @@ def test_apply_rollback_apply(empty_url: str) -> None:
 
 def test_seeded_pricing_version(database_url: str) -> None:
     with psycopg.connect(database_url) as conn:
-        version = conn.execute("SELECT fresh_input_weight, cached_input_weight, output_weight, oe_tokens_per_credit,"
-                               " multiplier_floor, default_multiplier FROM pricing_versions"
-                               " WHERE version = '2026-02-20'").fetchone()
-        multipliers = dict(conn.execute("SELECT alias, multiplier FROM model_pricing"
-                                        " WHERE version = '2026-02-20'").fetchall())
+        version = conn.execute(
+            "SELECT fresh_input_weight, cached_input_weight, output_weight, oe_tokens_per_credit,"
+            " multiplier_floor, default_multiplier FROM pricing_versions"
+            " WHERE version = '2026-02-20'"
+        ).fetchone()
+        multipliers = dict(
+            conn.execute("SELECT alias, multiplier FROM model_pricing WHERE version = '2026-02-20'").fetchall()
+        )
     assert [str(v) for v in version] == ["0.3500", "0.1000", "1.0000", "10000.0000", "0.5000", "1.0000"]
     assert str(multipliers["claude-opus"]) == "30.0000"
     assert str(multipliers["llama"]) == "0.5000"

@@ -23,8 +23,9 @@ from tests.unit.use_cases.fakes import pricing_version
 
 
 def fake_container() -> tuple[Container, MemoryTurnLedger]:
-    container = Container(settings=Settings(database_url="postgresql://nowhere/none"),
-                          database_url="postgresql://nowhere/none")
+    container = Container(
+        settings=Settings(database_url="postgresql://nowhere/none"), database_url="postgresql://nowhere/none"
+    )
     db = MemoryDatabase()
     turns = MemoryTurnLedger(db)
     container.user_store.override(providers.Object(MemoryUserStore(db)))
@@ -46,8 +47,11 @@ async def test_the_http_app_runs_a_turn_on_fakes_only() -> None:
         headers = {"Authorization": f"Bearer {signup.json()['api_key']}"}
         room = (await client.post("/api/v1/rooms", json={"name": "r", "mode": "roundtable"}, headers=headers)).json()
         for key in ("ada", "bob"):
-            created = await client.post(f"/api/v1/rooms/{room['id']}/agents", headers=headers,
-                                        json={"agent_key": key, "name": key, "model": "sim", "role_prompt": "hi"})
+            created = await client.post(
+                f"/api/v1/rooms/{room['id']}/agents",
+                headers=headers,
+                json={"agent_key": key, "name": key, "model": "sim", "role_prompt": "hi"},
+            )
             assert created.status_code == 201, created.text
         session = (await client.post(f"/api/v1/rooms/{room['id']}/sessions", json={}, headers=headers)).json()
         turn = await client.post(f"/api/v1/sessions/{session['id']}/turns", json={"message": "go"}, headers=headers)

@@ -24,6 +24,7 @@ async def pricing(user: Caller, list_pricing: NamedDependency[SkipValidation[Lis
 
 
 @get("/pricing/{version:str}", tags=["models"], responses=error_specs(401, 404))
-async def pricing_version(user: Caller, version: str,
-                          get_pricing: NamedDependency[SkipValidation[GetPricing]]) -> PricingVersionOut:
+async def pricing_version(
+    user: Caller, version: str, get_pricing: NamedDependency[SkipValidation[GetPricing]]
+) -> PricingVersionOut:
     return PricingVersionOut.of(await get_pricing.execute(version))

@@ -15,10 +15,12 @@ WRITE_ERRORS = error_specs(400, 401, 404, 413, 415, 422)
 
 
 @post("/rooms", tags=["rooms"], status_code=201, responses=error_specs(400, 401, 413, 415, 422))
-async def create_room(user: Caller, data: CreateRoomBody,
-                      create_room: NamedDependency[SkipValidation[uc.CreateRoom]]) -> RoomOut:
-    room = await create_room.execute(user.id, name=data.name, goal=data.goal, mode=data.mode,
-                                     manager_model=data.manager_model)
+async def create_room(
+    user: Caller, data: CreateRoomBody, create_room: NamedDependency[SkipValidation[uc.CreateRoom]]
+) -> RoomOut:
+    room = await create_room.execute(
+        user.id, name=data.name, goal=data.goal, mode=data.mode, manager_model=data.manager_model
+    )
     return RoomOut.of(room)
 
 
@@ -33,18 +35,19 @@ async def get_room(user: Caller, room_id: str, get_room: NamedDependency[SkipVal
 
 
 @patch("/rooms/{room_id:str}", tags=["rooms"], responses=WRITE_ERRORS)
-async def update_room(user: Caller, room_id: str, data: PatchRoomBody,
-                      update_room: NamedDependency[SkipValidation[uc.UpdateRoom]]) -> RoomOut:
+async def update_room(
+    user: Caller, room_id: str, data: PatchRoomBody, update_room: NamedDependency[SkipValidation[uc.UpdateRoom]]
+) -> RoomOut:
     return RoomOut.of(await update_room.execute(user.id, parse_id(room_id), changes_of(data)))
 
 
 @put("/rooms/{room_id:str}/mode", tags=["rooms"], responses=WRITE_ERRORS)
-async def change_mode(user: Caller, room_id: str, data: ModeBody,
-                      change_mode: NamedDependency[SkipValidation[uc.ChangeMode]]) -> RoomOut:
+async def change_mode(
+    user: Caller, room_id: str, data: ModeBody, change_mode: NamedDependency[SkipValidation[uc.ChangeMode]]
+) -> RoomOut:
     return RoomOut.of(await change_mode.execute(user.id, parse_id(room_id), data.mode))
 
 
 @delete("/rooms/{room_id:str}", tags=["rooms"], status_code=204, responses=error_specs(401, 404))
-async def delete_room(user: Caller, room_id: str,
-                      delete_room: NamedDependency[SkipValidation[uc.DeleteRoom]]) -> None:
+async def delete_room(user: Caller, room_id: str, delete_room: NamedDependency[SkipValidation[uc.DeleteRoom]]) -> None:
     await delete_room.execute(user.id, parse_id(room_id))

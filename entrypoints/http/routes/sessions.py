@@ -13,27 +13,38 @@ from entrypoints.http.schemas import CreateSessionBody, MessageList, SessionList
 Caller = NamedDependency[SkipValidation[User]]
 
 
-@post("/rooms/{room_id:str}/sessions", tags=["sessions"], status_code=201,
-      responses=error_specs(400, 401, 404, 413, 415, 422))
-async def open_session(user: Caller, room_id: str, open_session: NamedDependency[SkipValidation[uc.OpenSession]],
-                       data: CreateSessionBody | None = None) -> SessionOut:
+@post(
+    "/rooms/{room_id:str}/sessions",
+    tags=["sessions"],
+    status_code=201,
+    responses=error_specs(400, 401, 404, 413, 415, 422),
+)
+async def open_session(
+    user: Caller,
+    room_id: str,
+    open_session: NamedDependency[SkipValidation[uc.OpenSession]],
+    data: CreateSessionBody | None = None,
+) -> SessionOut:
     return SessionOut.of(await open_session.execute(user.id, parse_id(room_id)))
 
 
 @get("/rooms/{room_id:str}/sessions", tags=["sessions"], responses=error_specs(401, 404))
-async def list_sessions(user: Caller, room_id: str,
-                        list_sessions: NamedDependency[SkipValidation[uc.ListSessions]]) -> SessionList:
+async def list_sessions(
+    user: Caller, room_id: str, list_sessions: NamedDependency[SkipValidation[uc.ListSessions]]
+) -> SessionList:
     found = await list_sessions.execute(user.id, parse_id(room_id))
     return SessionList(items=[SessionOut.of(s) for s in found])
 
 
 @get("/sessions/{session_id:str}", tags=["sessions"], responses=error_specs(401, 404))
-async def get_session(user: Caller, session_id: str,
-                      get_session: NamedDependency[SkipValidation[uc.GetSession]]) -> SessionOut:
+async def get_session(
+    user: Caller, session_id: str, get_session: NamedDependency[SkipValidation[uc.GetSession]]
+) -> SessionOut:
     return SessionOut.of(await get_session.execute(user.id, parse_id(session_id)))
 
 
 @get("/sessions/{session_id:str}/messages", tags=["sessions"], responses=error_specs(401, 404))
-async def list_messages(user: Caller, session_id: str,
-                        list_messages: NamedDependency[SkipValidation[uc.ListMessages]]) -> MessageList:
+async def list_messages(
+    user: Caller, session_id: str, list_messages: NamedDependency[SkipValidation[uc.ListMessages]]
+) -> MessageList:
     return MessageList(items=await list_messages.execute(user.id, parse_id(session_id)))

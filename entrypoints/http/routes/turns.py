@@ -22,11 +22,20 @@ IdempotencyKey = Annotated[str | None, Parameter(header="Idempotency-Key", requi
 _running: set[asyncio.Task[SentTurn]] = set()
 
 
-@post("/sessions/{session_id:str}/turns", tags=["turns"], status_code=201,
-      responses=error_specs(400, 401, 404, 409, 413, 415, 422))
-async def send_message(request: Request[Any, Any, Any], user: Caller, session_id: str, data: SendMessageBody,
-                       send_message: NamedDependency[SkipValidation[SendMessage]],
-                       idempotency_key: IdempotencyKey = None) -> Response[Turn]:
+@post(
+    "/sessions/{session_id:str}/turns",
+    tags=["turns"],
+    status_code=201,
+    responses=error_specs(400, 401, 404, 409, 413, 415, 422),
+)
+async def send_message(
+    request: Request[Any, Any, Any],
+    user: Caller,
+    session_id: str,
+    data: SendMessageBody,
+    send_message: NamedDependency[SkipValidation[SendMessage]],
+    idempotency_key: IdempotencyKey = None,
+) -> Response[Turn]:
     if idempotency_key is not None and not 0 < len(idempotency_key) <= 200:
         raise ValidationFailed("Idempotency-Key must hold 1 to 200 characters.")
     # The turn is shielded: a client hanging up does not cut a turn (and its billing) in half.
@@ -38,12 +47,14 @@ async def send_message(request: Request[Any, Any, Any], user: Caller, session_id
 
 
 @get("/sessions/{session_id:str}/turns", tags=["turns"], responses=error_specs(401, 404))
-async def list_turns(user: Caller, session_id: str,
-                     list_turns: NamedDependency[SkipValidation[uc.ListTurns]]) -> TurnList:
+async def list_turns(
+    user: Caller, session_id: str, list_turns: NamedDependency[SkipValidation[uc.ListTurns]]
+) -> TurnList:
     return TurnList(items=await list_turns.execute(user.id, parse_id(session_id)))
 
 
 @get("/sessions/{session_id:str}/turns/{turn_id:str}", tags=["turns"], responses=error_specs(401, 404))
-async def get_turn(user: Caller, session_id: str, turn_id: str,
-                   get_turn: NamedDependency[SkipValidation[uc.GetTurn]]) -> Turn:
+async def get_turn(
+    user: Caller, session_id: str, turn_id: str, get_turn: NamedDependency[SkipValidation[uc.GetTurn]]
+) -> Turn:
     return await get_turn.execute(user.id, parse_id(session_id), parse_id(turn_id))

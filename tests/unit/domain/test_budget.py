@@ -21,9 +21,7 @@ def test_estimate_tokens_matches_formula_and_counts_characters_not_bytes():
 
 
 def test_budget_for_8k_window():
-    assert compute_budget(8192) == Budget(
-        limit=8192, output_reserve=1638, overhead_reserve=1024, input_budget=5530
-    )
+    assert compute_budget(8192) == Budget(limit=8192, output_reserve=1638, overhead_reserve=1024, input_budget=5530)
 
 
 def test_budget_for_128k_window():
@@ -43,9 +41,7 @@ def test_budget_with_custom_max_output():
 
 
 def test_tiny_window_has_no_negative_input_budget():
-    assert compute_budget(1000) == Budget(
-        limit=1000, output_reserve=200, overhead_reserve=1024, input_budget=0
-    )
+    assert compute_budget(1000) == Budget(limit=1000, output_reserve=200, overhead_reserve=1024, input_budget=0)
 
 
 def test_negative_max_output_is_rejected():

@@ -12,9 +12,7 @@ from domain.turns import RosterEntry, StepKind
 
 
 def entry(key: str, position: int) -> RosterEntry:
-    return RosterEntry(
-        agent_key=key, name=key.title(), model="sim", role_prompt=f"You are {key}.", position=position
-    )
+    return RosterEntry(agent_key=key, name=key.title(), model="sim", role_prompt=f"You are {key}.", position=position)
 
 
 ROSTER = [entry("carol", 2), entry("alice", 0), entry("bob", 1)]

@@ -60,9 +60,7 @@ def version(models: dict[str, ModelPrice], **overrides: Decimal) -> PricingVersi
     )
 
 
-SEED = version(
-    {alias: model(alias, m, USD.get(alias, ("0", "0", "0"))) for alias, m in SEED_MULTIPLIERS.items()}
-)
+SEED = version({alias: model(alias, m, USD.get(alias, ("0", "0", "0"))) for alias, m in SEED_MULTIPLIERS.items()})
 
 
 def test_claude_opus_hand_computed():
@@ -206,9 +204,7 @@ def test_matches_an_exact_rational_reference():
         multiplier = Fraction(SEED_MULTIPLIERS.get(alias, "1.0"))
         credits = _half_up(oe / 10_000 * max(multiplier, Fraction(1, 2)), 4)
         usd = USD.get(alias, ("0", "0", "0"))
-        cost = _half_up(
-            sum(Fraction(p) * n for p, n in zip(usd, (fresh, cached, output), strict=True)) / 10**6, 8
-        )
+        cost = _half_up(sum(Fraction(p) * n for p, n in zip(usd, (fresh, cached, output), strict=True)) / 10**6, 8)
         assert Fraction(charge.oe_tokens) == oe
         assert Fraction(charge.credits_burned) == credits
         assert Fraction(charge.provider_cost_usd) == cost
@@ -229,9 +225,7 @@ def test_recomputing_from_stored_values_is_identical():
         assert price_call(stored_pricing, alias, *tokens) == row
         # The stored OE and multiplier alone reproduce the stored credits.
         floor = stored_pricing.multiplier_floor
-        recomputed = (row.oe_tokens / D(10000) * max(row.multiplier, floor)).quantize(
-            D("0.0001"), "ROUND_HALF_UP"
-        )
+        recomputed = (row.oe_tokens / D(10000) * max(row.multiplier, floor)).quantize(D("0.0001"), "ROUND_HALF_UP")
         assert recomputed == row.credits_burned
 
 

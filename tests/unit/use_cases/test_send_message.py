@@ -27,16 +27,29 @@ class ScriptedLlm:
         self.failing = failing or set()
         self.calls: list[LlmRequest] = []
 
-    async def stream(self, request: LlmRequest, on_delta=None) -> LlmResult:
+    async def stream(self, request: LlmRequest, on_delta=None, observer=None) -> LlmResult:
+        result = await self._answer(request)
+        if observer is not None:
+            await observer.attempt_started(request.first_call_id)
+            await observer.attempt_finished(result.attempts[0])
+        return result
+
+    async def _answer(self, request: LlmRequest) -> LlmResult:
         self.calls.append(request)
         who = request.messages[0].content.split(" ")[2]  # "You are <Name> (@key). ..."
         usage = TokenUsage(input_tokens=1000, cached_input_tokens=200, output_tokens=300)
         if who in self.failing:
-            attempt = LlmAttempt(call_id=request.first_call_id, status="error", usage=TokenUsage(), latency_ms=5,
-                                 error=StepError(code="provider_error", detail="boom"))
+            attempt = LlmAttempt(
+                call_id=request.first_call_id,
+                status="error",
+                usage=TokenUsage(),
+                latency_ms=5,
+                error=StepError(code="provider_error", detail="boom"),
+            )
             return LlmResult(text="", attempts=[attempt], error=attempt.error)
-        attempt = LlmAttempt(call_id=request.first_call_id, status="success", usage=usage, latency_ms=7,
-                             request_id="req-1")
+        attempt = LlmAttempt(
+            call_id=request.first_call_id, status="success", usage=usage, latency_ms=7, request_id="req-1"
+        )
         return LlmResult(text=f"{who} says: {len(self.calls)}", attempts=[attempt])
 
 
@@ -52,8 +65,9 @@ class TurnWorld(World):
         return ExecuteStep(self.llm, self.catalog, self.pricing, self.turns, self.recorder, self.clock, self.ids)
 
     def send(self) -> SendMessage:
-        return SendMessage(self.turns, self.pricing, self.catalog, SequentialTurnRunner(), self.executor,
-                           self.clock, self.ids)
+        return SendMessage(
+            self.turns, self.pricing, self.catalog, SequentialTurnRunner(), self.executor, self.clock, self.ids
+        )
 
     async def room_with(self, *keys: str, mode: Mode = Mode.MANUAL) -> tuple[UUID, UUID, UUID]:
         user = await self.new_user_id()
@@ -97,7 +111,10 @@ async def test_roundtable_partial_failure_keeps_the_others_and_bills_each_attemp
     turn = (await tw.send().execute(user, session, "what now?")).turn
     assert turn.status is TurnStatus.PARTIAL
     assert [(s.agent_key, s.status) for s in turn.steps] == [
-        ("ada", StepStatus.COMPLETED), ("bob", StepStatus.FAILED), ("cy", StepStatus.COMPLETED)]
+        ("ada", StepStatus.COMPLETED),
+        ("bob", StepStatus.FAILED),
+        ("cy", StepStatus.COMPLETED),
+    ]
     assert turn.steps[1].error == StepError(code="provider_error", detail="boom")
     assert "[Bob] (failed to answer: provider_error)" in tw.llm.calls[2].messages[-1].content
     assert len(tw.data.ledger) == 3 and turn.usage.llm_calls == 3
@@ -151,7 +168,8 @@ async def test_idempotency_key_replays_and_conflicts(tw: TurnWorld) -> None:
 async def test_message_too_big_for_the_model_is_refused_up_front(tw: TurnWorld) -> None:
     user, _, session = await tw.room_with("ada")
     tw.catalog._specs["sim"] = tw.catalog._specs["sim"].__class__(
-        alias="sim", provider="simulated", provider_model="x", context_window=4096)
+        alias="sim", provider="simulated", provider_model="x", context_window=4096
+    )
     with pytest.raises(ContextBudgetExceeded):
         await tw.send().execute(user, session, "@ada " + "x" * 20_000)
     assert tw.data.turns == {}
@@ -164,20 +182,40 @@ async def test_resume_does_not_call_committed_steps_again_and_cancels_cut_calls(
     from application.ports.turns import NewTurn
 
     context = await tw.turns.begin_turn(
-        NewTurn(turn_id=uuid4(), user_id=user, session_id=session, message="go", idempotency_key=None,
-                request_hash="h", pricing_version="2026-02-20", now=tw.clock.now()),
-        send._plan("go"))
+        NewTurn(
+            turn_id=uuid4(),
+            user_id=user,
+            session_id=session,
+            message="go",
+            idempotency_key=None,
+            request_hash="h",
+            pricing_version="2026-02-20",
+            now=tw.clock.now(),
+        ),
+        send._plan("go"),
+    )
     executor = tw.executor()
     await executor(context, context.plan[0], [])
     from application.ports.turns import CallIntent
 
-    await tw.recorder.record_intent(CallIntent(
-        call_id=uuid4(), turn_id=context.turn_id, step_index=1, agent_key="bob", provider="simulated",
-        model_alias="sim", provider_model="pantheon-sim", estimated_input_tokens=400, started_at=tw.clock.now()))
+    await tw.recorder.record_intent(
+        CallIntent(
+            call_id=uuid4(),
+            turn_id=context.turn_id,
+            step_index=1,
+            agent_key="bob",
+            provider="simulated",
+            model_alias="sim",
+            provider_model="pantheon-sim",
+            estimated_input_tokens=400,
+            started_at=tw.clock.now(),
+        )
+    )
     tw.llm.calls.clear()
     tw.clock.advance(120)
-    recover = RecoverTurns(tw.turns, tw.recorder, tw.pricing, send, tw.clock, tw.ids, stale_after_s=30,
-                           abandon_after_s=3600)
+    recover = RecoverTurns(
+        tw.turns, tw.recorder, tw.pricing, send, tw.clock, tw.ids, stale_after_s=30, abandon_after_s=3600
+    )
     claimed = await recover.claim()
     assert [(c.turn_id, resume) for c, resume in claimed] == [(context.turn_id, True)]
     await recover.resume(claimed[0][0])
@@ -196,11 +234,22 @@ async def test_turn_too_old_is_marked_failed_not_resumed(tw: TurnWorld) -> None:
 
     send = tw.send()
     context = await tw.turns.begin_turn(
-        NewTurn(turn_id=uuid4(), user_id=user, session_id=session, message="go", idempotency_key=None,
-                request_hash="h", pricing_version="2026-02-20", now=tw.clock.now()), send._plan("go"))
+        NewTurn(
+            turn_id=uuid4(),
+            user_id=user,
+            session_id=session,
+            message="go",
+            idempotency_key=None,
+            request_hash="h",
+            pricing_version="2026-02-20",
+            now=tw.clock.now(),
+        ),
+        send._plan("go"),
+    )
     tw.clock.advance(7200)
-    recover = RecoverTurns(tw.turns, tw.recorder, tw.pricing, send, tw.clock, tw.ids, stale_after_s=30,
-                           abandon_after_s=3600)
+    recover = RecoverTurns(
+        tw.turns, tw.recorder, tw.pricing, send, tw.clock, tw.ids, stale_after_s=30, abandon_after_s=3600
+    )
     claimed = await recover.claim()
     assert [resume for _, resume in claimed] == [False]
     turn = await tw.turns.turn_of(user, context.turn_id)
