@@ -255,3 +255,39 @@ async def test_turn_too_old_is_marked_failed_not_resumed(tw: TurnWorld) -> None:
     turn = await tw.turns.turn_of(user, context.turn_id)
     assert turn.status is TurnStatus.FAILED and tw.llm.calls == []
     assert await recover.claim() == []  # nothing left to adopt
+
+
+class ProcessDied(BaseException):
+    """Stands for the process being killed: nothing after it runs."""
+
+
+class DiesDuringRetryLlm:
+    """First attempt: 429 (it reached the provider), then the process dies while the retry is in flight."""
+
+    async def stream(self, request: LlmRequest, on_delta=None, observer=None) -> LlmResult:
+        await observer.attempt_started(request.first_call_id)
+        await observer.attempt_finished(LlmAttempt(
+            call_id=request.first_call_id, status="rate_limited", usage=TokenUsage(), latency_ms=3,
+            error=StepError(code="provider_rate_limited", detail="slow down")))
+        await observer.attempt_started(str(uuid4()))
+        raise ProcessDied
+
+
+async def test_a_crash_between_retries_loses_no_attempt(tw: TurnWorld) -> None:
+    user, _, session = await tw.room_with("ada")
+    tw.llm = DiesDuringRetryLlm()
+    with pytest.raises(ProcessDied):
+        await tw.send().execute(user, session, "@ada hi")
+    assert tw.data.ledger == [] and len(tw.data.intents) == 2
+    tw.llm = ScriptedLlm()
+    tw.clock.advance(60)
+    recover = RecoverTurns(tw.turns, tw.recorder, tw.pricing, tw.send(), tw.clock, tw.ids, stale_after_s=30,
+                           abandon_after_s=3600)
+    [(context, resume)] = await recover.claim()
+    assert resume
+    assert sorted(e.status for e in tw.data.ledger) == ["cancelled", "rate_limited"]
+    await recover.resume(context)
+    turn = await tw.turns.turn_of(user, context.turn_id)
+    assert turn.status is TurnStatus.COMPLETED
+    assert sorted(e.status for e in tw.data.ledger) == ["cancelled", "rate_limited", "success"]
+    assert turn.usage.llm_calls == 3 and tw.data.intents == {}
