@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import signal
 import sys
 from collections.abc import Iterator
 
@@ -27,8 +28,16 @@ def database(settings: Settings) -> Iterator[str]:
         yield ensure_database(admin_uri, DATABASE_NAME)
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def serve(settings: Settings) -> None:
     import uvicorn
+
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal with the handler it found:
+    # this one turns it into SystemExit, so the embedded PostgreSQL is stopped on the way out.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
 
     from entrypoints.container import Container
     from entrypoints.http.app import create_app

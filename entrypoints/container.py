@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from dependency_injector import containers, providers
 from psycopg_pool import AsyncConnectionPool
 
-from adapters.langgraph.runner import LangGraphTurnRunner
+from adapters.langgraph.runner import Durability, LangGraphTurnRunner
 from adapters.llm.catalog import Catalog, load_catalog
 from adapters.llm.router import LlmRouter, build_llm_clients
 from adapters.postgres.agents import PostgresAgentStore
@@ -49,8 +49,8 @@ async def open_llm(catalog: Catalog, sim_slow_chunk_delay_s: float) -> AsyncIter
             await client.aclose()
 
 
-async def open_runner(checkpointer: object) -> AsyncIterator[LangGraphTurnRunner]:
-    runner = LangGraphTurnRunner(checkpointer)  # type: ignore[arg-type]
+async def open_runner(checkpointer: object, durability: Durability) -> AsyncIterator[LangGraphTurnRunner]:
+    runner = LangGraphTurnRunner(checkpointer, durability=durability)  # type: ignore[arg-type]
     try:
         yield runner
     finally:
@@ -108,7 +108,7 @@ class Container(containers.DeclarativeContainer):
 
     llm = providers.Resource(open_llm, catalog, settings.provided.sim_slow_chunk_delay_s)
     checkpointer = providers.Resource(open_checkpointer, pool)
-    runner = providers.Resource(open_runner, checkpointer)
+    runner = providers.Resource(open_runner, checkpointer, settings.provided.turn_durability)
 
     register_user = providers.Factory(
         users.RegisterUser, user_store, clock, ids, open_signup=settings.provided.open_signup

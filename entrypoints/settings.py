@@ -29,6 +29,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     turn_stale_after_s: float = 30.0
     turn_abandon_after_s: float = 3600.0
     sim_slow_chunk_delay_s: float = 0.15
+    # LangGraph durability of a turn's graph run; see adapters/langgraph/runner.py.
+    turn_durability: str = "exit"
     db_pool_max: int = 20
 
 
@@ -46,6 +48,16 @@ def _number(name: str, raw: str, kind: type[int] | type[float]) -> int | float:
         return kind(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a number, not {raw!r}") from None
+
+
+DURABILITIES = ("exit", "async", "sync")
+
+
+def _choice(name: str, raw: str, allowed: tuple[str, ...]) -> str:
+    value = raw.strip().lower()
+    if value not in allowed:
+        raise SettingsError(f"{name} must be one of {', '.join(allowed)}, not {raw!r}")
+    return value
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -67,4 +79,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "PANTHEON_SIM_SLOW_CHUNK_DELAY_S", get("PANTHEON_SIM_SLOW_CHUNK_DELAY_S", "0.15"), float
         ),
         db_pool_max=int(_number("PANTHEON_DB_POOL_MAX", get("PANTHEON_DB_POOL_MAX", "20"), int)),
+        turn_durability=_choice("PANTHEON_TURN_DURABILITY", get("PANTHEON_TURN_DURABILITY", "exit"), DURABILITIES),
     )

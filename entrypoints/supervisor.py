@@ -7,6 +7,7 @@ import contextlib
 import logging
 from typing import Any
 
+from adapters.postgres.checkpointer import prune_finished_threads
 from entrypoints.logs import turn_id_var
 
 log = logging.getLogger("pantheon.turns")
@@ -59,5 +60,6 @@ class TurnSupervisor:
                 runner = self._container.runner()
                 await self._container.turn_store().heartbeat(runner.active_turn_ids(), self._container.clock().now())
                 await self.adopt_stale_turns()
+                await prune_finished_threads(self._container.pool())
             except Exception:
                 log.exception("turn supervisor round failed")

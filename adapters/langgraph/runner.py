@@ -1,12 +1,18 @@
 """Turn execution on LangGraph: one graph run per turn (thread id = turn id), one node per agent step,
-checkpointed in PostgreSQL by AsyncPostgresSaver so an interrupted turn resumes where it stopped."""
+with LangGraph's PostgreSQL checkpointer (AsyncPostgresSaver).
+
+Durability: every step's output is committed to `turn_steps` together with its ledger rows, and a
+node first reads its step back when a turn is resumed, so a resumed turn never calls a committed step
+again whatever LangGraph's durability. The default `exit` therefore writes the graph's checkpoint once
+per run instead of after every node; `async` or `sync` (PANTHEON_TURN_DURABILITY) add a checkpoint per
+step, so a resumed run also restarts from LangGraph's own state. Checkpoints of finished turns are
+pruned in batches off the request path (`prune_finished_threads`).
+"""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import operator
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
 from uuid import UUID
 
 import msgspec
@@ -18,7 +24,7 @@ from langgraph.graph.state import CompiledStateGraph
 from application.ports.turns import StepExecutor, TurnContext
 from domain.turns import TurnStep
 
-log = logging.getLogger(__name__)
+Durability = Literal["exit", "async", "sync"]
 
 
 class TurnState(TypedDict):
@@ -35,16 +41,12 @@ def _to_steps(state: dict[str, Any] | None) -> list[TurnStep]:
 
 
 class LangGraphTurnRunner:
-    def __init__(
-        self, checkpointer: BaseCheckpointSaver, *, durability: str = "async", prune_finished: bool = True
-    ) -> None:
+    def __init__(self, checkpointer: BaseCheckpointSaver, *, durability: Durability = "exit") -> None:
         self._checkpointer = checkpointer
-        self._durability = durability
-        self._prune_finished = prune_finished
+        self._durability: Durability = durability
         self._graphs: dict[int, CompiledStateGraph] = {}
         # What a node needs but must not be checkpointed: the turn snapshot and the step executor.
         self._active: dict[str, tuple[TurnContext, StepExecutor]] = {}
-        self._background: set[asyncio.Task[None]] = set()
 
     def active_turn_ids(self) -> list[UUID]:
         return [UUID(t) for t in self._active]
@@ -53,17 +55,15 @@ class LangGraphTurnRunner:
         return await self._invoke(turn, execute_step, {"steps": []})
 
     async def resume(self, turn: TurnContext, execute_step: StepExecutor) -> list[TurnStep]:
-        graph = self._graph(len(turn.plan))
-        snapshot = await graph.aget_state(_thread(turn.turn_id))
-        if not snapshot.values:
+        snapshot = await self._graph(len(turn.plan)).aget_state(_thread(turn.turn_id))
+        if not snapshot.values:  # no checkpoint: run again from the start, committed steps are read back
             return await self._invoke(turn, execute_step, {"steps": []})
         if not snapshot.next:  # every node ran; only the turn's final mark was missing
             return _to_steps(snapshot.values)
         return await self._invoke(turn, execute_step, None)
 
     async def close(self) -> None:
-        if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
+        self._graphs.clear()
 
     async def _invoke(
         self, turn: TurnContext, execute_step: StepExecutor, state: dict[str, Any] | None
@@ -73,18 +73,11 @@ class LangGraphTurnRunner:
         thread = str(turn.turn_id)
         self._active[thread] = (turn, execute_step)
         try:
-            final = await self._graph(len(turn.plan)).ainvoke(state, _thread(turn.turn_id), durability=self._durability)
+            graph = self._graph(len(turn.plan))
+            final = await graph.ainvoke(state, _thread(turn.turn_id), durability=self._durability)
         finally:
             del self._active[thread]
-        if self._prune_finished:
-            self._prune(thread)
         return _to_steps(final)
-
-    def _prune(self, thread: str) -> None:
-        """Our own tables hold the finished turn; its checkpoints are dropped off the request path."""
-        task = asyncio.create_task(self._checkpointer.adelete_thread(thread))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
 
     def _graph(self, steps: int) -> CompiledStateGraph:
         # Graphs differ only by their number of steps, so one compiled graph per length is reused.

@@ -138,9 +138,6 @@ class MemoryTurnStore:
             for r in rows
         ]
 
-    async def write_audit(self, audit: ContextAudit) -> None:
-        self._data.audits.setdefault(audit.turn_id, audit)
-
     async def finish_turn(self, turn_id: UUID, status: TurnStatus, at: datetime, error: StepError | None) -> None:
         row = self._data.turns[turn_id]
         if row.status is TurnStatus.RUNNING:
@@ -223,9 +220,13 @@ class MemoryStepRecorder:
         if call_id in self._data.intents:
             self._data.intents[call_id] = msgspec.structs.replace(self._data.intents[call_id], outcome=outcome)
 
-    async def commit_step(self, turn_id: UUID, step: TurnStep, ledger: list[LedgerEntry], at: datetime) -> bool:
+    async def commit_step(
+        self, turn_id: UUID, step: TurnStep, ledger: list[LedgerEntry], at: datetime, audit: ContextAudit | None = None
+    ) -> bool:
         if (turn_id, step.index) in self._data.steps:
             return False
+        if audit is not None:
+            self._data.audits.setdefault(audit.turn_id, audit)
         known = {e.call_id for e in self._data.ledger}
         if any(e.call_id in known for e in ledger) or len({e.call_id for e in ledger}) != len(ledger):
             raise ValueError("duplicate call_id in the ledger")  # the SQL unique constraint's twin

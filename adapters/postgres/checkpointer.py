@@ -26,3 +26,26 @@ async def open_checkpointer(pool: AsyncConnectionPool) -> AsyncIterator[AsyncPos
             "LangGraph's checkpoint tables are missing: run `pantheon migrate` (the server does it at start)."
         )
     yield AsyncPostgresSaver(conn=pool)
+
+
+# Checkpoints of threads whose turn is over are dead weight (our tables hold the turn). Only threads
+# named by a turn id are considered, so other users of the same tables are left alone.
+PRUNE_FINISHED_THREADS = """
+WITH threads AS MATERIALIZED (
+    SELECT DISTINCT thread_id FROM checkpoints
+    WHERE thread_id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+), finished AS MATERIALIZED (
+    SELECT th.thread_id FROM threads th JOIN turns t ON t.id = th.thread_id::uuid WHERE t.status <> 'running'
+), writes AS (
+    DELETE FROM checkpoint_writes w USING finished f WHERE w.thread_id = f.thread_id
+), blobs AS (
+    DELETE FROM checkpoint_blobs b USING finished f WHERE b.thread_id = f.thread_id
+)
+DELETE FROM checkpoints c USING finished f WHERE c.thread_id = f.thread_id
+"""
+
+
+async def prune_finished_threads(pool: AsyncConnectionPool) -> int:
+    async with pool.connection() as conn:
+        cur = await conn.execute(PRUNE_FINISHED_THREADS)
+        return cur.rowcount

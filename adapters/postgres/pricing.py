@@ -78,6 +78,8 @@ class PostgresPricingStore:
         return found[0]
 
     async def pricing_version(self, version: str) -> PricingVersion | None:
+        if version in self._cache:
+            return self._cache[version]
         found = await self._query(SELECT_VERSION, {"version": version})
         return found[0] if found else None
 

@@ -7,11 +7,12 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import msgspec
+from psycopg import errors
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.postgres.turns import to_step
 from application.ports.llm import LlmAttempt
-from application.ports.turns import CallIntent, LedgerEntry
+from application.ports.turns import CallIntent, ContextAudit, LedgerEntry
 from domain.turns import TurnStep
 
 SELECT_STEP = """
@@ -33,7 +34,11 @@ INSERT INTO turn_steps (id, turn_id, step_index, kind, agent_key, agent_name, mo
 VALUES (%(id)s, %(turn_id)s, %(step_index)s, %(kind)s, %(agent_key)s, %(agent_name)s, %(model)s, %(status)s,
         %(content)s, %(error)s::jsonb, %(input_tokens)s, %(cached_input_tokens)s, %(output_tokens)s, %(credits)s,
         %(at)s)
-ON CONFLICT (turn_id, step_index) DO NOTHING
+"""
+INSERT_AUDIT = """
+INSERT INTO turn_context_audit (turn_id, input_budget, estimated_tokens, history_turns, actions, created_at)
+VALUES (%(turn_id)s, %(input_budget)s, %(estimated_tokens)s, %(history_turns)s, %(actions)s::jsonb, %(created_at)s)
+ON CONFLICT (turn_id) DO NOTHING
 """
 # No ON CONFLICT here: a call_id seen twice must fail loudly, never be dropped or counted twice.
 INSERT_LEDGER = """
@@ -79,6 +84,10 @@ def step_params(turn_id: UUID, step: TurnStep, row_id: UUID, at: datetime) -> di
     }
 
 
+def audit_params(audit: ContextAudit) -> dict[str, Any]:
+    return msgspec.structs.asdict(audit) | {"actions": _json.encode(audit.actions).decode()}
+
+
 class PostgresStepRecorder:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
@@ -97,17 +106,25 @@ class PostgresStepRecorder:
         async with self._pool.connection() as conn:
             await conn.execute(SETTLE_INTENT, {"call_id": call_id, "outcome": _json.encode(outcome).decode()})
 
-    async def commit_step(self, turn_id: UUID, step: TurnStep, ledger: list[LedgerEntry], at: datetime) -> bool:
+    async def commit_step(
+        self, turn_id: UUID, step: TurnStep, ledger: list[LedgerEntry], at: datetime, audit: ContextAudit | None = None
+    ) -> bool:
         row_id = uuid4()  # the step row's own id, shown as the message id in GET .../messages
-        async with self._pool.connection() as conn, conn.transaction():
-            cur = await conn.execute(INSERT_STEP, step_params(turn_id, step, row_id, at))
-            if cur.rowcount == 0:
-                return False  # already committed (a replay after a crash): write nothing more
-            if ledger:
-                async with conn.cursor() as lcur:
-                    await lcur.executemany(INSERT_LEDGER, [msgspec.structs.asdict(e) for e in ledger])
-            await conn.execute(DELETE_STEP_INTENTS, {"turn_id": turn_id, "step_index": step.index})
-            await conn.execute(TOUCH_TURN, {"turn_id": turn_id, "at": at})
+        try:
+            # One round trip: the statements are pipelined inside one transaction, all or nothing.
+            async with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
+                await conn.execute(INSERT_STEP, step_params(turn_id, step, row_id, at))
+                if ledger:
+                    async with conn.cursor() as cur:
+                        await cur.executemany(INSERT_LEDGER, [msgspec.structs.asdict(e) for e in ledger])
+                if audit is not None:
+                    await conn.execute(INSERT_AUDIT, audit_params(audit))
+                await conn.execute(DELETE_STEP_INTENTS, {"turn_id": turn_id, "step_index": step.index})
+                await conn.execute(TOUCH_TURN, {"turn_id": turn_id, "at": at})
+        except errors.UniqueViolation as exc:
+            if exc.diag.constraint_name == "turn_steps_pkey":
+                return False  # already committed (a replay after a crash): the whole unit is refused
+            raise
         return True
 
     async def open_intents(self, turn_id: UUID) -> list[CallIntent]:

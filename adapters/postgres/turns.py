@@ -11,7 +11,6 @@ from psycopg import errors
 from psycopg_pool import AsyncConnectionPool
 
 from application.ports.turns import (
-    ContextAudit,
     HistoryTurn,
     IdempotentTurn,
     NewTurn,
@@ -37,14 +36,15 @@ from domain.turns import (
 # The row lock on the session serialises turn starts of one session (invariant 2).
 LOCK_SESSION = """
 SELECT s.room_id, s.turn_count, r.current_mode, r.pending_mode, r.goal,
-       EXISTS (SELECT 1 FROM turns t WHERE t.session_id = s.id AND t.status = 'running') AS busy
+       EXISTS (SELECT 1 FROM turns t WHERE t.session_id = s.id AND t.status = 'running') AS busy,
+       coalesce((SELECT jsonb_agg(jsonb_build_object('agent_key', a.agent_key, 'name', a.name,
+                                                     'model', a.model_alias, 'role_prompt', a.role_prompt,
+                                                     'position', a.position)
+                                  ORDER BY a.position, a.agent_key COLLATE "C")
+                 FROM agents a WHERE a.room_id = s.room_id), '[]') AS roster
 FROM sessions s JOIN rooms r ON r.id = s.room_id
 WHERE s.id = %(session_id)s AND s.user_id = %(user_id)s AND r.deleted_at IS NULL
 FOR UPDATE OF s
-"""
-SELECT_ROSTER = """
-SELECT agent_key, name, model_alias AS model, role_prompt, position FROM agents
-WHERE room_id = %(room_id)s ORDER BY position, agent_key COLLATE "C"
 """
 APPLY_PENDING_MODE = """
 UPDATE rooms SET current_mode = %(mode)s, pending_mode = NULL WHERE id = %(room_id)s AND pending_mode IS NOT NULL
@@ -74,11 +74,6 @@ SELECT t.turn_index, t.user_message,
 FROM turns t
 WHERE t.session_id = %(session_id)s AND t.turn_index < %(before)s
 ORDER BY t.turn_index DESC LIMIT %(limit)s
-"""
-INSERT_AUDIT = """
-INSERT INTO turn_context_audit (turn_id, input_budget, estimated_tokens, history_turns, actions, created_at)
-VALUES (%(turn_id)s, %(input_budget)s, %(estimated_tokens)s, %(history_turns)s, %(actions)s::jsonb, %(created_at)s)
-ON CONFLICT (turn_id) DO NOTHING
 """
 FINISH_TURN = """
 UPDATE turns SET status = %(status)s, completed_at = %(at)s, heartbeat_at = %(at)s, error = %(error)s::jsonb
@@ -170,7 +165,8 @@ class PostgresTurnStore:
 
     async def begin_turn(self, new: NewTurn, plan: PlanFn) -> TurnContext:
         try:
-            async with self._pool.connection() as conn, conn.transaction():
+            # Pipelined: BEGIN + the locking read in one round trip, the writes + COMMIT in another.
+            async with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
                 cur = await conn.execute(LOCK_SESSION, {"session_id": new.session_id, "user_id": new.user_id})
                 session = await cur.fetchone()
                 if session is None:
@@ -178,8 +174,7 @@ class PostgresTurnStore:
                 if session["busy"]:
                     raise TurnInProgress("Another turn of this session is still running.")
                 mode = Mode(session["pending_mode"] or session["current_mode"])
-                cur = await conn.execute(SELECT_ROSTER, {"room_id": session["room_id"]})
-                roster = [RosterEntry(**row) for row in await cur.fetchall()]
+                roster = msgspec.convert(session["roster"], list[RosterEntry])
                 steps = plan(mode, roster)  # may raise a 4xx error: the transaction then writes nothing
                 if session["pending_mode"]:
                     await conn.execute(APPLY_PENDING_MODE, {"mode": mode.value, "room_id": session["room_id"]})
@@ -252,11 +247,6 @@ class PostgresTurnStore:
             )
             for r in rows
         ]
-
-    async def write_audit(self, audit: ContextAudit) -> None:
-        params = msgspec.structs.asdict(audit) | {"actions": _json.encode(audit.actions).decode()}
-        async with self._pool.connection() as conn:
-            await conn.execute(INSERT_AUDIT, params)
 
     async def finish_turn(self, turn_id: UUID, status: TurnStatus, at: datetime, error: StepError | None) -> None:
         async with self._pool.connection() as conn:

@@ -140,8 +140,6 @@ class TurnStore(Protocol):
         """Up to `limit` turns before `before_index`, newest first."""
         ...
 
-    async def write_audit(self, audit: ContextAudit) -> None: ...
-
     async def finish_turn(self, turn_id: UUID, status: TurnStatus, at: datetime, error: StepError | None) -> None: ...
 
     async def turn_of(self, user_id: UUID, turn_id: UUID) -> Turn | None: ...
@@ -168,9 +166,11 @@ class StepRecorder(Protocol):
         """Keep a finished (failed) attempt's outcome until its step commits."""
         ...
 
-    async def commit_step(self, turn_id: UUID, step: TurnStep, ledger: list[LedgerEntry], at: datetime) -> bool:
-        """In one transaction: the step row, its ledger rows, and the removal of its intents.
-        False (and nothing written) when the step was already committed."""
+    async def commit_step(
+        self, turn_id: UUID, step: TurnStep, ledger: list[LedgerEntry], at: datetime, audit: ContextAudit | None = None
+    ) -> bool:
+        """In one transaction: the step row, its ledger rows, the turn's context audit (first step),
+        and the removal of its intents. False (and nothing written) when the step was already committed."""
         ...
 
     async def open_intents(self, turn_id: UUID) -> list[CallIntent]: ...

@@ -58,17 +58,22 @@ class ExecuteStep:
         recorder: StepRecorder,
         clock: Clock,
         ids: IdGenerator,
+        *,
+        resuming: bool = False,
     ) -> None:
         self._llm, self._catalog, self._pricing = llm, catalog, pricing
         self._turns, self._recorder, self._clock, self._ids = turns, recorder, clock, ids
+        self._resuming = resuming
         self._history: dict[UUID, list[HistoryTurn]] = {}
+        self.attempts = 0  # ledger rows written by this executor
 
     async def __call__(
         self, turn: TurnContext, planned: PlannedStep, earlier: list[TurnStep], on_delta: DeltaSink | None = None
     ) -> TurnStep:
-        done = await self._recorder.committed_step(turn.turn_id, planned.index)
-        if done is not None:  # committed before a crash: never call (and bill) it again
-            return done
+        if self._resuming:
+            done = await self._recorder.committed_step(turn.turn_id, planned.index)
+            if done is not None:  # committed before a crash: never call (and bill) it again
+                return done
         agent = planned.agent
         spec = self._catalog.spec(agent.model)
         if spec is None:
@@ -78,16 +83,15 @@ class ExecuteStep:
             context = build_call_context(turn, agent, spec, earlier, history)
         except ContextBudgetExceeded as exc:
             return await self._fail(turn, planned, exc.code, exc.detail)
-        if not earlier:  # one audit row per turn, from its first step's context
-            await self._turns.write_audit(
-                ContextAudit(
-                    turn_id=turn.turn_id,
-                    input_budget=context.input_budget,
-                    estimated_tokens=context.estimated_tokens,
-                    history_turns=context.history_turns,
-                    actions=["history_truncated"] if context.history_truncated else [],
-                    created_at=self._clock.now(),
-                )
+        audit = None
+        if not earlier:  # one audit row per turn, from its first step's context, committed with that step
+            audit = ContextAudit(
+                turn_id=turn.turn_id,
+                input_budget=context.input_budget,
+                estimated_tokens=context.estimated_tokens,
+                history_turns=context.history_turns,
+                actions=["history_truncated"] if context.history_truncated else [],
+                created_at=self._clock.now(),
             )
         log_ = IntentLog(
             self._recorder,
@@ -145,7 +149,7 @@ class ExecuteStep:
                     }
                 },
             )
-        return await self._commit(turn, step, entries, now)
+        return await self._commit(turn, step, entries, now, audit)
 
     async def _history_of(self, turn: TurnContext) -> list[HistoryTurn]:
         if turn.turn_id not in self._history:
@@ -166,8 +170,16 @@ class ExecuteStep:
         )
         return await self._commit(turn, step, [], self._clock.now())
 
-    async def _commit(self, turn: TurnContext, step: TurnStep, entries: list[LedgerEntry], now: datetime) -> TurnStep:
-        if await self._recorder.commit_step(turn.turn_id, step, entries, now):
+    async def _commit(
+        self,
+        turn: TurnContext,
+        step: TurnStep,
+        entries: list[LedgerEntry],
+        now: datetime,
+        audit: ContextAudit | None = None,
+    ) -> TurnStep:
+        if await self._recorder.commit_step(turn.turn_id, step, entries, now, audit):
+            self.attempts += len(entries)
             return step
         stored = await self._recorder.committed_step(turn.turn_id, step.index)
         assert stored is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from uuid import UUID
 
 from application.log_context import turn_id_var
@@ -18,7 +19,7 @@ from domain.errors import ContextBudgetExceeded, IdempotencyConflict, NotFound, 
 from domain.model import Mode
 from domain.outcome import turn_status
 from domain.planning import plan_turn
-from domain.turns import PlannedStep, RosterEntry, StepError, Turn, TurnStatus
+from domain.turns import PlannedStep, RosterEntry, StepError, Turn, TurnStatus, TurnStep, TurnUsage
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 50_000
@@ -30,6 +31,29 @@ class ModeNotAvailable(ValidationFailed):
 
 def request_hash(session_id: UUID, message: str) -> str:
     return hashlib.sha256(f"{session_id}\n{message}".encode()).hexdigest()
+
+
+def finished_turn(
+    context: TurnContext, status: TurnStatus, steps: list[TurnStep], llm_calls: int, completed_at: datetime
+) -> Turn:
+    usage = TurnUsage(
+        llm_calls=llm_calls,
+        input_tokens=sum(s.usage.input_tokens for s in steps),
+        output_tokens=sum(s.usage.output_tokens for s in steps),
+        credits=sum((s.usage.credits for s in steps), start=TurnUsage().credits),
+    )
+    return Turn(
+        id=context.turn_id,
+        session_id=context.session_id,
+        turn_index=context.turn_index,
+        mode=context.mode,
+        status=status,
+        user_message=context.user_message,
+        steps=steps,
+        usage=usage,
+        created_at=context.created_at,
+        completed_at=completed_at,
+    )
 
 
 class SentTurn:
@@ -84,8 +108,8 @@ class SendMessage:
     async def run(self, context: TurnContext, *, resume: bool = False) -> Turn:
         """Run (or resume) the turn to its end and mark it; a crash of the runner fails the turn, not the server."""
         turn_id_var.set(str(context.turn_id))
-        executor = self._execute_step()
-        status, error = TurnStatus.FAILED, None
+        executor = self._execute_step(resuming=resume)
+        status, error, steps = TurnStatus.FAILED, None, None
         try:
             go = self._runner.resume if resume else self._runner.run
             steps = await go(context, executor)
@@ -93,7 +117,11 @@ class SendMessage:
         except Exception as exc:
             log.exception("turn crashed")
             error = StepError(code="internal_error", detail=f"The turn could not run: {type(exc).__name__}.")
-        await self._turns.finish_turn(context.turn_id, status, self._clock.now(), error)
+        completed_at = self._clock.now()
+        await self._turns.finish_turn(context.turn_id, status, completed_at, error)
+        if steps is not None and not resume:
+            # Every row of this turn was written by this executor: no need to read them back.
+            return finished_turn(context, status, steps, executor.attempts, completed_at)
         turn = await self._turns.turn_of(context.user_id, context.turn_id)
         assert turn is not None
         return turn

@@ -86,10 +86,15 @@ def committed_steps(database_url: str, turn_id: str) -> int:
         return conn.execute("SELECT count(*) FROM turn_steps WHERE turn_id = %s", (turn_id,)).fetchone()[0]
 
 
-def test_killed_turn_resumes_on_the_next_server_without_rebilling(database_url: str, servers: list[Server]) -> None:
-    first = Server(database_url, PANTHEON_SIM_SLOW_CHUNK_DELAY_S="0.04")
+@pytest.mark.parametrize("durability", ["exit", "sync"])
+def test_killed_turn_resumes_on_the_next_server_without_rebilling(
+    database_url: str, servers: list[Server], durability: str
+) -> None:
+    # `exit`: nothing checkpointed, the graph reruns and committed steps are read back from turn_steps;
+    # `sync`: LangGraph resumes after the last checkpointed node.
+    first = Server(database_url, PANTHEON_SIM_SLOW_CHUNK_DELAY_S="0.04", PANTHEON_TURN_DURABILITY=durability)
     servers.append(first)
-    key = call(first, "POST", "/users", json={"email": "resume@example.com"})["api_key"]
+    key = call(first, "POST", "/users", json={"email": f"resume-{durability}@example.com"})["api_key"]
     auth = {"Authorization": f"Bearer {key}"}
     room = call(first, "POST", "/rooms", auth, json={"name": "Slow council", "mode": "roundtable"})
     for name in ("ada", "bob", "cy", "dee"):
@@ -137,7 +142,12 @@ def test_killed_turn_resumes_on_the_next_server_without_rebilling(database_url: 
     done_before = committed_steps(database_url, turn_id)
     assert 1 <= done_before < 4
 
-    second = Server(database_url, PANTHEON_TURN_STALE_AFTER_S="0.3", PANTHEON_SIM_SLOW_CHUNK_DELAY_S="0.01")
+    second = Server(
+        database_url,
+        PANTHEON_TURN_STALE_AFTER_S="0.3",
+        PANTHEON_SIM_SLOW_CHUNK_DELAY_S="0.01",
+        PANTHEON_TURN_DURABILITY=durability,
+    )
     servers.append(second)
     deadline = time.monotonic() + 60
     turn: dict[str, Any] = {}

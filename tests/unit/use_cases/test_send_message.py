@@ -61,8 +61,10 @@ class TurnWorld(World):
         self.recorder = MemoryStepRecorder(self.data)
         self.llm = ScriptedLlm()
 
-    def executor(self) -> ExecuteStep:
-        return ExecuteStep(self.llm, self.catalog, self.pricing, self.turns, self.recorder, self.clock, self.ids)
+    def executor(self, *, resuming: bool = False) -> ExecuteStep:
+        return ExecuteStep(
+            self.llm, self.catalog, self.pricing, self.turns, self.recorder, self.clock, self.ids, resuming=resuming
+        )
 
     def send(self) -> SendMessage:
         return SendMessage(
@@ -266,9 +268,15 @@ class DiesDuringRetryLlm:
 
     async def stream(self, request: LlmRequest, on_delta=None, observer=None) -> LlmResult:
         await observer.attempt_started(request.first_call_id)
-        await observer.attempt_finished(LlmAttempt(
-            call_id=request.first_call_id, status="rate_limited", usage=TokenUsage(), latency_ms=3,
-            error=StepError(code="provider_rate_limited", detail="slow down")))
+        await observer.attempt_finished(
+            LlmAttempt(
+                call_id=request.first_call_id,
+                status="rate_limited",
+                usage=TokenUsage(),
+                latency_ms=3,
+                error=StepError(code="provider_rate_limited", detail="slow down"),
+            )
+        )
         await observer.attempt_started(str(uuid4()))
         raise ProcessDied
 
@@ -281,8 +289,9 @@ async def test_a_crash_between_retries_loses_no_attempt(tw: TurnWorld) -> None:
     assert tw.data.ledger == [] and len(tw.data.intents) == 2
     tw.llm = ScriptedLlm()
     tw.clock.advance(60)
-    recover = RecoverTurns(tw.turns, tw.recorder, tw.pricing, tw.send(), tw.clock, tw.ids, stale_after_s=30,
-                           abandon_after_s=3600)
+    recover = RecoverTurns(
+        tw.turns, tw.recorder, tw.pricing, tw.send(), tw.clock, tw.ids, stale_after_s=30, abandon_after_s=3600
+    )
     [(context, resume)] = await recover.claim()
     assert resume
     assert sorted(e.status for e in tw.data.ledger) == ["cancelled", "rate_limited"]
