@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import msgspec
@@ -9,6 +10,7 @@ from domain.pricing import ModelPrice, PricingVersion
 
 VERSION_COLUMNS = """version, effective_from, fresh_input_weight, cached_input_weight, output_weight,
     oe_tokens_per_credit, multiplier_floor, default_multiplier"""
+ACTIVE_TTL_S = 2.0
 SELECT_VERSIONS = f"SELECT {VERSION_COLUMNS} FROM pricing_versions ORDER BY effective_from DESC, version DESC"
 SELECT_ACTIVE_VERSION = f"""
 SELECT {VERSION_COLUMNS} FROM pricing_versions WHERE effective_from <= now()
@@ -48,6 +50,7 @@ class PostgresPricingStore:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
         self._cache: dict[str, PricingVersion] = {}
+        self._active: tuple[float, PricingVersion] | None = None
 
     async def _load(self, rows: list[dict[str, Any]]) -> list[PricingVersion]:
         missing = [r["version"] for r in rows if r["version"] not in self._cache]
@@ -72,9 +75,15 @@ class PostgresPricingStore:
         return await self._load(rows)
 
     async def active_version(self) -> PricingVersion:
+        # Every turn asks; the answer changes only when a version is published or comes into force, so it
+        # is kept for ACTIVE_TTL_S (another process's publication shows up here within that delay).
+        now = time.monotonic()
+        if self._active is not None and now - self._active[0] < ACTIVE_TTL_S:
+            return self._active[1]
         found = await self._query(SELECT_ACTIVE_VERSION)
         if not found:
             raise LookupError("No pricing version is in force: the migrations seed one; were they applied?")
+        self._active = (now, found[0])
         return found[0]
 
     async def pricing_version(self, version: str) -> PricingVersion | None:
@@ -104,4 +113,5 @@ class PostgresPricingStore:
                         for price in sorted(version.models.values(), key=lambda p: p.alias)
                     ],
                 )
+        self._active = None  # the new version is in force from now on
         return True

@@ -28,17 +28,40 @@ VALUES (%(call_id)s, %(turn_id)s, %(step_index)s, %(agent_key)s, %(provider)s, %
 ON CONFLICT (call_id) DO NOTHING
 """
 SETTLE_INTENT = "UPDATE llm_call_intents SET outcome = %(outcome)s::jsonb WHERE call_id = %(call_id)s"
-INSERT_STEP = """
-INSERT INTO turn_steps (id, turn_id, step_index, kind, agent_key, agent_name, model_alias, status, content, error,
-                        input_tokens, cached_input_tokens, output_tokens, credits, created_at)
-VALUES (%(id)s, %(turn_id)s, %(step_index)s, %(kind)s, %(agent_key)s, %(agent_name)s, %(model)s, %(status)s,
-        %(content)s, %(error)s::jsonb, %(input_tokens)s, %(cached_input_tokens)s, %(output_tokens)s, %(credits)s,
-        %(at)s)
-"""
-INSERT_AUDIT = """
-INSERT INTO turn_context_audit (turn_id, input_budget, estimated_tokens, history_turns, actions, created_at)
-VALUES (%(turn_id)s, %(input_budget)s, %(estimated_tokens)s, %(history_turns)s, %(actions)s::jsonb, %(created_at)s)
-ON CONFLICT (turn_id) DO NOTHING
+# A step, its ledger rows (one per attempt), the turn's context audit (first step only), the removal
+# of its intents and the turn's heartbeat: one statement, so one atomic unit and one round trip
+# (invariant 1). A step committed twice violates turn_steps' primary key and writes nothing at all; a
+# call_id seen twice violates the ledger's unique key the same way.
+COMMIT_STEP = """
+WITH step AS (
+    INSERT INTO turn_steps (id, turn_id, step_index, kind, agent_key, agent_name, model_alias, status, content,
+                            error, input_tokens, cached_input_tokens, output_tokens, credits, created_at)
+    VALUES (%(id)s, %(turn_id)s, %(step_index)s, %(kind)s, %(agent_key)s, %(agent_name)s, %(model)s, %(status)s,
+            %(content)s, %(error)s::jsonb, %(input_tokens)s, %(cached_input_tokens)s, %(output_tokens)s,
+            %(credits)s, %(at)s)
+), ledger AS (
+    INSERT INTO llm_call_events (id, call_id, user_id, room_id, session_id, turn_id, step_index, agent_key,
+                                 provider, model_alias, provider_model, input_tokens_fresh, input_tokens_cached,
+                                 output_tokens, total_tokens, oe_tokens, multiplier, credits_burned,
+                                 provider_cost_usd, latency_ms, status, usage_estimated, error_code,
+                                 pricing_version, request_id, created_at)
+    SELECT * FROM jsonb_to_recordset(%(ledger)s::jsonb) AS r(
+        id uuid, call_id uuid, user_id uuid, room_id uuid, session_id uuid, turn_id uuid, step_index integer,
+        agent_key text, provider text, model_alias text, provider_model text, input_tokens_fresh integer,
+        input_tokens_cached integer, output_tokens integer, total_tokens integer, oe_tokens numeric,
+        multiplier numeric, credits_burned numeric, provider_cost_usd numeric, latency_ms integer, status text,
+        usage_estimated boolean, error_code text, pricing_version text, request_id text, created_at timestamptz)
+), audit AS (
+    INSERT INTO turn_context_audit (turn_id, input_budget, estimated_tokens, history_turns, actions, created_at)
+    SELECT turn_id, input_budget, estimated_tokens, history_turns, actions, created_at
+    FROM jsonb_to_recordset(%(audit)s::jsonb) AS a(
+        turn_id uuid, input_budget integer, estimated_tokens integer, history_turns integer, actions jsonb,
+        created_at timestamptz)
+    ON CONFLICT (turn_id) DO NOTHING
+), intents AS (
+    DELETE FROM llm_call_intents WHERE turn_id = %(turn_id)s AND step_index = %(step_index)s
+)
+UPDATE turns SET heartbeat_at = %(at)s WHERE id = %(turn_id)s AND status = 'running'
 """
 # No ON CONFLICT here: a call_id seen twice must fail loudly, never be dropped or counted twice.
 INSERT_LEDGER = """
@@ -52,14 +75,12 @@ VALUES (%(id)s, %(call_id)s, %(user_id)s, %(room_id)s, %(session_id)s, %(turn_id
         %(provider_cost_usd)s, %(latency_ms)s, %(status)s, %(usage_estimated)s, %(error_code)s,
         %(pricing_version)s, %(request_id)s, %(created_at)s)
 """
-DELETE_STEP_INTENTS = "DELETE FROM llm_call_intents WHERE turn_id = %(turn_id)s AND step_index = %(step_index)s"
 SELECT_INTENTS = """
 SELECT call_id, turn_id, step_index, agent_key, provider, model_alias, provider_model, estimated_input_tokens,
        started_at, outcome
 FROM llm_call_intents WHERE turn_id = %(turn_id)s ORDER BY started_at
 """
 DELETE_INTENT = "DELETE FROM llm_call_intents WHERE call_id = %(call_id)s"
-TOUCH_TURN = "UPDATE turns SET heartbeat_at = %(at)s WHERE id = %(turn_id)s AND status = 'running'"
 
 _json = msgspec.json.Encoder()
 
@@ -84,10 +105,6 @@ def step_params(turn_id: UUID, step: TurnStep, row_id: UUID, at: datetime) -> di
     }
 
 
-def audit_params(audit: ContextAudit) -> dict[str, Any]:
-    return msgspec.structs.asdict(audit) | {"actions": _json.encode(audit.actions).decode()}
-
-
 class PostgresStepRecorder:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
@@ -110,17 +127,13 @@ class PostgresStepRecorder:
         self, turn_id: UUID, step: TurnStep, ledger: list[LedgerEntry], at: datetime, audit: ContextAudit | None = None
     ) -> bool:
         row_id = uuid4()  # the step row's own id, shown as the message id in GET .../messages
+        params = step_params(turn_id, step, row_id, at) | {
+            "ledger": _json.encode(ledger).decode(),
+            "audit": _json.encode([audit] if audit else []).decode(),
+        }
         try:
-            # One round trip: the statements are pipelined inside one transaction, all or nothing.
-            async with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
-                await conn.execute(INSERT_STEP, step_params(turn_id, step, row_id, at))
-                if ledger:
-                    async with conn.cursor() as cur:
-                        await cur.executemany(INSERT_LEDGER, [msgspec.structs.asdict(e) for e in ledger])
-                if audit is not None:
-                    await conn.execute(INSERT_AUDIT, audit_params(audit))
-                await conn.execute(DELETE_STEP_INTENTS, {"turn_id": turn_id, "step_index": step.index})
-                await conn.execute(TOUCH_TURN, {"turn_id": turn_id, "at": at})
+            async with self._pool.connection() as conn:
+                await conn.execute(COMMIT_STEP, params)
         except errors.UniqueViolation as exc:
             if exc.diag.constraint_name == "turn_steps_pkey":
                 return False  # already committed (a replay after a crash): the whole unit is refused

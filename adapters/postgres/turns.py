@@ -33,8 +33,11 @@ from domain.turns import (
     TurnUsage,
 )
 
-# The row lock on the session serialises turn starts of one session (invariant 2).
-LOCK_SESSION = """
+# A turn starts with one read (session, room, busy flag, roster) and one write. The write allocates
+# `turn_index` by compare-and-set under the session row's lock (UPDATE ... WHERE turn_count = the
+# index read): gapless, and a concurrent start makes it match no row, which answers 409 (invariant 2).
+# The partial unique index "one running turn per session" backs this up in the schema.
+READ_SESSION = """
 SELECT s.room_id, s.turn_count, r.current_mode, r.pending_mode, r.goal,
        EXISTS (SELECT 1 FROM turns t WHERE t.session_id = s.id AND t.status = 'running') AS busy,
        coalesce((SELECT jsonb_agg(jsonb_build_object('agent_key', a.agent_key, 'name', a.name,
@@ -44,18 +47,22 @@ SELECT s.room_id, s.turn_count, r.current_mode, r.pending_mode, r.goal,
                  FROM agents a WHERE a.room_id = s.room_id), '[]') AS roster
 FROM sessions s JOIN rooms r ON r.id = s.room_id
 WHERE s.id = %(session_id)s AND s.user_id = %(user_id)s AND r.deleted_at IS NULL
-FOR UPDATE OF s
-"""
-APPLY_PENDING_MODE = """
-UPDATE rooms SET current_mode = %(mode)s, pending_mode = NULL WHERE id = %(room_id)s AND pending_mode IS NOT NULL
 """
 ALLOCATE_TURN = """
-WITH bump AS (UPDATE sessions SET turn_count = turn_count + 1 WHERE id = %(session_id)s)
+WITH bump AS (
+    UPDATE sessions SET turn_count = turn_count + 1
+    WHERE id = %(session_id)s AND turn_count = %(turn_index)s
+    RETURNING id
+), pending AS (
+    UPDATE rooms SET current_mode = %(mode)s, pending_mode = NULL
+    WHERE id = %(room_id)s AND pending_mode IS NOT NULL AND EXISTS (SELECT 1 FROM bump)
+)
 INSERT INTO turns (id, session_id, user_id, room_id, turn_index, mode, status, user_message, roster, plan,
                    pricing_version, idempotency_key, request_hash, created_at, heartbeat_at)
-VALUES (%(id)s, %(session_id)s, %(user_id)s, %(room_id)s, %(turn_index)s, %(mode)s, 'running', %(message)s,
-        %(roster)s::jsonb, %(plan)s::jsonb, %(pricing_version)s, %(idempotency_key)s, %(request_hash)s, %(now)s,
-        %(now)s)
+SELECT %(id)s, %(session_id)s, %(user_id)s, %(room_id)s, %(turn_index)s, %(mode)s, 'running', %(message)s,
+       %(roster)s::jsonb, %(plan)s::jsonb, %(pricing_version)s, %(idempotency_key)s, %(request_hash)s, %(now)s,
+       %(now)s
+FROM bump
 """
 SELECT_IDEMPOTENT = """
 SELECT id AS turn_id, session_id, request_hash, status FROM turns
@@ -164,21 +171,18 @@ class PostgresTurnStore:
         return msgspec.convert(row, IdempotentTurn) if row else None
 
     async def begin_turn(self, new: NewTurn, plan: PlanFn) -> TurnContext:
-        try:
-            # Pipelined: BEGIN + the locking read in one round trip, the writes + COMMIT in another.
-            async with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
-                cur = await conn.execute(LOCK_SESSION, {"session_id": new.session_id, "user_id": new.user_id})
-                session = await cur.fetchone()
-                if session is None:
-                    raise NotFound("No such session.")
-                if session["busy"]:
-                    raise TurnInProgress("Another turn of this session is still running.")
-                mode = Mode(session["pending_mode"] or session["current_mode"])
-                roster = msgspec.convert(session["roster"], list[RosterEntry])
-                steps = plan(mode, roster)  # may raise a 4xx error: the transaction then writes nothing
-                if session["pending_mode"]:
-                    await conn.execute(APPLY_PENDING_MODE, {"mode": mode.value, "room_id": session["room_id"]})
-                await conn.execute(
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(READ_SESSION, {"session_id": new.session_id, "user_id": new.user_id})
+            session = await cur.fetchone()
+            if session is None:
+                raise NotFound("No such session.")
+            if session["busy"]:
+                raise TurnInProgress("Another turn of this session is still running.")
+            mode = Mode(session["pending_mode"] or session["current_mode"])
+            roster = msgspec.convert(session["roster"], list[RosterEntry])
+            steps = plan(mode, roster)  # may raise a 4xx error: nothing has been written
+            try:
+                cur = await conn.execute(
                     ALLOCATE_TURN,
                     {
                         "id": new.turn_id,
@@ -196,10 +200,12 @@ class PostgresTurnStore:
                         "now": new.now,
                     },
                 )
-        except errors.UniqueViolation as exc:
-            if exc.diag.constraint_name == "turns_user_idempotency_key":
-                raise IdempotencyConflict("This Idempotency-Key is already in use.") from exc
-            raise TurnInProgress("Another turn of this session is still running.") from exc
+            except errors.UniqueViolation as exc:
+                if exc.diag.constraint_name == "turns_user_idempotency_key":
+                    raise IdempotencyConflict("This Idempotency-Key is already in use.") from exc
+                raise TurnInProgress("Another turn of this session is still running.") from exc
+            if cur.rowcount != 1:  # another turn took this index since the read
+                raise TurnInProgress("Another turn of this session is still running.")
         return TurnContext(
             turn_id=new.turn_id,
             user_id=new.user_id,

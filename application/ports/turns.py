@@ -128,10 +128,11 @@ class TurnStore(Protocol):
     async def idempotent_turn(self, user_id: UUID, key: str) -> IdempotentTurn | None: ...
 
     async def begin_turn(self, new: NewTurn, plan: PlanFn) -> TurnContext:
-        """Atomically: lock the session row, refuse a second running turn (TurnInProgress), apply the
-        room's pending mode, snapshot the roster, plan (the plan may raise: then nothing is written),
-        allocate the next gapless turn_index and insert the running turn. NotFound for a session that
-        is not the user's or whose room is deleted."""
+        """Snapshot the room's mode (its pending mode applied) and roster, plan (the plan may raise: then
+        nothing is written), then atomically allocate the next gapless turn_index under the session
+        row's lock, apply the pending mode and insert the running turn. TurnInProgress when another turn
+        of the session runs or started meanwhile; NotFound for a session that is not the user's or
+        whose room is deleted."""
         ...
 
     async def context_of(self, turn_id: UUID) -> TurnContext | None: ...
