@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -45,12 +46,22 @@ def serve(settings: Settings) -> None:
     with database(settings) as url:
         applied = migrate(url)
         log.info("migrations applied", extra={"fields": {"applied": applied}})
-        container = Container(settings=settings, database_url=url)
-        app = create_app(container)
-        log.info("serving", extra={"fields": {"url": f"http://{settings.host}:{settings.port}"}})
-        uvicorn.run(
-            app, host=settings.host, port=settings.port, log_config=None, access_log=False, timeout_graceful_shutdown=10
+        log.info(
+            "serving", extra={"fields": {"url": f"http://{settings.host}:{settings.port}", "workers": settings.workers}}
         )
+        common = {
+            "host": settings.host,
+            "port": settings.port,
+            "log_config": None,
+            "access_log": False,
+            "timeout_graceful_shutdown": 10,
+        }
+        if settings.workers > 1:
+            # Worker processes build their own app (and pool) from the environment; they share the database.
+            os.environ["PANTHEON_DATABASE_URL"] = url
+            uvicorn.run("entrypoints.asgi:app_from_env", factory=True, workers=settings.workers, **common)
+        else:
+            uvicorn.run(create_app(Container(settings=settings, database_url=url)), **common)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,6 +32,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # LangGraph durability of a turn's graph run; see adapters/langgraph/runner.py.
     turn_durability: str = "exit"
     db_pool_max: int = 20
+    workers: int = 1
 
 
 def _flag(name: str, raw: str) -> bool:
@@ -79,5 +80,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "PANTHEON_SIM_SLOW_CHUNK_DELAY_S", get("PANTHEON_SIM_SLOW_CHUNK_DELAY_S", "0.15"), float
         ),
         db_pool_max=int(_number("PANTHEON_DB_POOL_MAX", get("PANTHEON_DB_POOL_MAX", "20"), int)),
+        workers=max(1, int(_number("PANTHEON_WORKERS", get("PANTHEON_WORKERS", "1"), int))),
         turn_durability=_choice("PANTHEON_TURN_DURABILITY", get("PANTHEON_TURN_DURABILITY", "exit"), DURABILITIES),
     )
