@@ -1,4 +1,4 @@
-"""Every ```toml example in docs/providers.md is a config file load_catalog accepts, meaning what it says."""
+"""Every ```toml example in the README is a config file load_catalog accepts, meaning what it says."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from adapters.llm.catalog import load_catalog
 
-DOC = Path(__file__).resolve().parents[3] / "docs" / "providers.md"
+DOC = Path(__file__).resolve().parents[3] / "README.md"
 BLOCKS = re.findall(r"^```toml\n(.*?)^```", DOC.read_text(), flags=re.MULTILINE | re.DOTALL)
 # Every variable an example names, set, so availability can be checked too.
 ENV = {name: "test-key" for name in ("OPENROUTER_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "VLLM_API_KEY")}
