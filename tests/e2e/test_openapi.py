@@ -30,6 +30,13 @@ EXPECTED: dict[str, dict[str, tuple[int, set[int]]]] = {
     "/api/v1/rooms/{room_id}/sessions": {"get": (200, {401, 404}), "post": (201, {401, 404} | BODY_ERRORS)},
     "/api/v1/sessions/{session_id}": {"get": (200, {401, 404})},
     "/api/v1/sessions/{session_id}/messages": {"get": (200, {401, 404})},
+    "/api/v1/sessions/{session_id}/turns": {
+        "get": (200, {401, 404}),
+        "post": (201, {401, 404, 409} | BODY_ERRORS),
+    },
+    "/api/v1/sessions/{session_id}/turns/{turn_id}": {"get": (200, {401, 404})},
+    "/api/v1/usage/events": {"get": (200, {401, 422})},
+    "/api/v1/usage/summary": {"get": (200, {401, 422})},
 }
 OPERATIONS = [(path, method) for path, methods in EXPECTED.items() for method in methods]
 

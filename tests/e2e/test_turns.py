@@ -280,3 +280,23 @@ async def test_each_turn_writes_one_context_audit_row_with_its_history(
     by_turn = {str(r[0]): r for r in rows}
     assert [by_turn[t["id"]][1] for t in turns] == [0, 1, 2]  # earlier turns of the session are in context
     assert all(r[2] > r[3] > 0 and r[4] == [] for r in rows)
+
+
+async def test_prompts_and_messages_stay_out_of_the_logs(client: AsyncTestClient, caplog) -> None:
+    import logging
+
+    from entrypoints.logs import JsonFormatter
+
+    caplog.set_level(logging.INFO)
+    headers = await auth_headers(client)
+    room = await create_room(client, headers, mode="roundtable")
+    await add_agent(client, headers, room["id"], "ada", role_prompt="SECRET-ROLE-7731 you are precise.")
+    await add_agent(client, headers, room["id"], "bob", role_prompt=f"SECRET-ROLE-9912 {FAIL}")
+    session = (await open_session(client, headers, room["id"]))["id"]
+    turn = (await send(client, headers, session, "SECRET-MESSAGE-4420 please")).json()
+    assert turn["status"] == "partial"
+    formatter = JsonFormatter()
+    lines = [formatter.format(r) for r in caplog.records]
+    assert lines, "the turn should have logged something (requests, the failed step)"
+    for secret in ("SECRET-ROLE-7731", "SECRET-ROLE-9912", "SECRET-MESSAGE-4420"):
+        assert not any(secret in line for line in lines), secret
