@@ -13,6 +13,7 @@ from adapters.llm.catalog import Catalog, load_catalog
 from adapters.llm.router import LlmRouter, build_llm_clients
 from adapters.postgres.agents import PostgresAgentStore
 from adapters.postgres.checkpointer import open_checkpointer
+from adapters.postgres.events import PostgresTurnEventStore
 from adapters.postgres.ledger import PostgresUsageLedger
 from adapters.postgres.pool import make_pool
 from adapters.postgres.pricing import PostgresPricingStore
@@ -139,8 +140,9 @@ class Container(containers.DeclarativeContainer):
     publish_prices = providers.Factory(PublishPrices, pricing_store, catalog, clock)
 
     execute_step = providers.Factory(ExecuteStep, llm, catalog, pricing_store, turn_store, step_recorder, clock, ids)
+    event_store = providers.Singleton(PostgresTurnEventStore, pool)
     send_message = providers.Factory(
-        SendMessage, turn_store, pricing_store, catalog, runner, execute_step.provider, clock, ids
+        SendMessage, turn_store, pricing_store, catalog, runner, execute_step.provider, event_store, clock, ids
     )
     recover_turns = providers.Factory(
         RecoverTurns,
@@ -148,6 +150,7 @@ class Container(containers.DeclarativeContainer):
         step_recorder,
         pricing_store,
         send_message,
+        event_store,
         clock,
         ids,
         stale_after_s=settings.provided.turn_stale_after_s,

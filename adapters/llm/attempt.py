@@ -57,6 +57,7 @@ class AttemptOutcome:
     request_id: str | None = None
     error: StepError | None = None
     retryable: bool = False
+    delivered_text: bool = False  # some text went to on_delta: a retry needs it taken back first
     retry_after_s: float | None = None  # the provider's own Retry-After, when it sent one
 
     def to_attempt(self, call_id: str) -> LlmAttempt:

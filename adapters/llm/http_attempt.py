@@ -161,7 +161,8 @@ class HttpAttempt:
             usage_estimated=estimated,
             request_id=self._request_id(),
             error=StepError(code=code, detail=self._redact(detail)),
-            retryable=retryable and not self._delivered,
+            retryable=retryable,
+            delivered_text=self._delivered,
         )
 
     def _unreachable(self, detail: str, *, retryable: bool) -> AttemptOutcome:

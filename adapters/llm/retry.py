@@ -7,9 +7,9 @@ Semantics (DESIGN.md: `max_retries` counts retries, so attempts = 1 + max_retrie
   unless they say the request itself is wrong.
 - not retried: other 4xx (provider_rejected) and unusable responses (provider_bad_response: a
   wrong content type or malformed JSON is a misconfiguration more often than a blip).
-- a stream that fails after text was already pushed to `on_delta` is NOT retried: the port has no
-  way to take those deltas back, and a retry would show the reader two answers glued together.
-  Without a delta sink (or before the first delta) the partial text is discarded and the call retried.
+- a stream that fails after text was already pushed to `on_delta` is retried only when the observer
+  takes that text back (`retract_deltas`: nobody has seen it yet); otherwise a retry would show the
+  reader two answers glued together. Before the first delta the partial text is simply discarded.
 - otherwise the wait is exponential backoff with full jitter: rand() x min(8 s, 0.5 s x 2^n).
 
 Each attempt's call_id is fixed before it is sent: the first attempt that reaches the provider uses
@@ -76,6 +76,8 @@ async def run_with_retries(
             return LlmResult(text=outcome.text, attempts=attempts)
         if not outcome.retryable or retry_number == policy.max_retries:
             break
+        if outcome.delivered_text and not (observer is not None and await observer.retract_deltas()):
+            break  # readers may have seen this attempt's text: a retry would glue two answers together
         await sleep(policy.delay_s(retry_number, outcome, rand))
     return LlmResult(text="", attempts=attempts, error=outcome.error)
 

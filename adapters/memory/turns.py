@@ -8,6 +8,7 @@ from uuid import UUID
 import msgspec
 
 from adapters.memory.stores import MemoryDatabase
+from application.ports.events import TurnEvent
 from application.ports.llm import LlmAttempt
 from application.ports.turns import (
     CallIntent,
@@ -46,6 +47,14 @@ class MemoryTurnLedger:
         self.intents: dict[UUID, CallIntent] = {}
         self.ledger: list[LedgerEntry] = []
         self.audits: dict[UUID, ContextAudit] = {}
+        self.events: dict[UUID, list[TurnEvent]] = {}
+
+    def add_events(self, turn_id: UUID, events: list[TurnEvent]) -> None:
+        stored = self.events.setdefault(turn_id, [])
+        for event in events:
+            if event.seq != len(stored) + 1:  # the primary key (turn_id, seq) of the real table
+                raise ValueError(f"event seq {event.seq} after {len(stored)}")
+            stored.append(event)
 
 
 class MemoryTurnStore:
@@ -138,10 +147,20 @@ class MemoryTurnStore:
             for r in rows
         ]
 
-    async def finish_turn(self, turn_id: UUID, status: TurnStatus, at: datetime, error: StepError | None) -> None:
+    async def finish_turn(
+        self,
+        turn_id: UUID,
+        status: TurnStatus,
+        at: datetime,
+        error: StepError | None,
+        events: list[TurnEvent] | None = None,
+    ) -> bool:
         row = self._data.turns[turn_id]
-        if row.status is TurnStatus.RUNNING:
-            row.status, row.completed_at, row.error, row.heartbeat_at = status, at, error, at
+        if row.status is not TurnStatus.RUNNING:
+            return False
+        row.status, row.completed_at, row.error, row.heartbeat_at = status, at, error, at
+        self._data.add_events(turn_id, events or [])
+        return True
 
     async def turn_of(self, user_id: UUID, turn_id: UUID) -> Turn | None:
         row = self._data.turns.get(turn_id)
@@ -221,10 +240,17 @@ class MemoryStepRecorder:
             self._data.intents[call_id] = msgspec.structs.replace(self._data.intents[call_id], outcome=outcome)
 
     async def commit_step(
-        self, turn_id: UUID, step: TurnStep, ledger: list[LedgerEntry], at: datetime, audit: ContextAudit | None = None
+        self,
+        turn_id: UUID,
+        step: TurnStep,
+        ledger: list[LedgerEntry],
+        at: datetime,
+        audit: ContextAudit | None = None,
+        events: list[TurnEvent] | None = None,
     ) -> bool:
         if (turn_id, step.index) in self._data.steps:
             return False
+        self._data.add_events(turn_id, events or [])
         if audit is not None:
             self._data.audits.setdefault(audit.turn_id, audit)
         known = {e.call_id for e in self._data.ledger}
@@ -245,6 +271,25 @@ class MemoryStepRecorder:
         self._data.ledger.extend(ledger)
         for entry in ledger:
             self._data.intents.pop(entry.call_id, None)
+
+
+class MemoryTurnEventStore:
+    def __init__(self, data: MemoryTurnLedger) -> None:
+        self._data = data
+
+    async def append_events(self, turn_id: UUID, events: list[TurnEvent], at: datetime) -> None:
+        self._data.add_events(turn_id, events)
+
+    async def next_seq(self, turn_id: UUID) -> int:
+        return len(self._data.events.get(turn_id, [])) + 1
+
+    async def events_after(self, user_id: UUID, turn_id: UUID, after_seq: int, limit: int) -> list[TurnEvent] | None:
+        row = self._data.turns.get(turn_id)
+        if row is None or row.context.user_id != user_id:
+            return None
+        if self._data.db.live_room(user_id, row.context.room_id) is None:
+            return None
+        return [e for e in self._data.events.get(turn_id, []) if e.seq > after_seq][:limit]
 
 
 class SequentialTurnRunner:

@@ -10,7 +10,9 @@ import msgspec
 from psycopg import errors
 from psycopg_pool import AsyncConnectionPool
 
+from adapters.postgres.events import events_json
 from adapters.postgres.turns import to_step
+from application.ports.events import TurnEvent
 from application.ports.llm import LlmAttempt
 from application.ports.turns import CallIntent, ContextAudit, LedgerEntry
 from domain.turns import TurnStep
@@ -60,6 +62,10 @@ WITH step AS (
     ON CONFLICT (turn_id) DO NOTHING
 ), intents AS (
     DELETE FROM llm_call_intents WHERE turn_id = %(turn_id)s AND step_index = %(step_index)s
+), events AS (
+    INSERT INTO turn_events (turn_id, seq, type, payload, created_at)
+    SELECT %(turn_id)s, e.seq, e.type, e.data, %(at)s
+    FROM jsonb_to_recordset(%(events)s::jsonb) AS e(seq integer, type text, data jsonb)
 )
 UPDATE turns SET heartbeat_at = %(at)s WHERE id = %(turn_id)s AND status = 'running'
 """
@@ -124,12 +130,19 @@ class PostgresStepRecorder:
             await conn.execute(SETTLE_INTENT, {"call_id": call_id, "outcome": _json.encode(outcome).decode()})
 
     async def commit_step(
-        self, turn_id: UUID, step: TurnStep, ledger: list[LedgerEntry], at: datetime, audit: ContextAudit | None = None
+        self,
+        turn_id: UUID,
+        step: TurnStep,
+        ledger: list[LedgerEntry],
+        at: datetime,
+        audit: ContextAudit | None = None,
+        events: list[TurnEvent] | None = None,
     ) -> bool:
         row_id = uuid4()  # the step row's own id, shown as the message id in GET .../messages
         params = step_params(turn_id, step, row_id, at) | {
             "ledger": _json.encode(ledger).decode(),
             "audit": _json.encode([audit] if audit else []).decode(),
+            "events": events_json(events or []),
         }
         try:
             async with self._pool.connection() as conn:

@@ -10,6 +10,8 @@ import msgspec
 from psycopg import errors
 from psycopg_pool import AsyncConnectionPool
 
+from adapters.postgres.events import events_json
+from application.ports.events import TurnEvent
 from application.ports.turns import (
     HistoryTurn,
     IdempotentTurn,
@@ -82,9 +84,19 @@ FROM turns t
 WHERE t.session_id = %(session_id)s AND t.turn_index < %(before)s
 ORDER BY t.turn_index DESC LIMIT %(limit)s
 """
+# The final mark and the turn's last events (its terminal one among them) in one statement; nothing is
+# written when the turn was already finished elsewhere.
 FINISH_TURN = """
-UPDATE turns SET status = %(status)s, completed_at = %(at)s, heartbeat_at = %(at)s, error = %(error)s::jsonb
-WHERE id = %(turn_id)s AND status = 'running'
+WITH finished AS (
+    UPDATE turns SET status = %(status)s, completed_at = %(at)s, heartbeat_at = %(at)s, error = %(error)s::jsonb
+    WHERE id = %(turn_id)s AND status = 'running'
+    RETURNING id
+), events AS (
+    INSERT INTO turn_events (turn_id, seq, type, payload, created_at)
+    SELECT f.id, e.seq, e.type, e.data, %(at)s
+    FROM finished f, jsonb_to_recordset(%(events)s::jsonb) AS e(seq integer, type text, data jsonb)
+)
+SELECT count(*) AS finished FROM finished
 """
 TURN_COLUMNS = """
 SELECT t.id, t.session_id, t.turn_index, t.mode, t.status, t.user_message, t.created_at, t.completed_at,
@@ -254,17 +266,27 @@ class PostgresTurnStore:
             for r in rows
         ]
 
-    async def finish_turn(self, turn_id: UUID, status: TurnStatus, at: datetime, error: StepError | None) -> None:
+    async def finish_turn(
+        self,
+        turn_id: UUID,
+        status: TurnStatus,
+        at: datetime,
+        error: StepError | None,
+        events: list[TurnEvent] | None = None,
+    ) -> bool:
         async with self._pool.connection() as conn:
-            await conn.execute(
+            cur = await conn.execute(
                 FINISH_TURN,
                 {
                     "turn_id": turn_id,
                     "status": status.value,
                     "at": at,
                     "error": _json.encode(error).decode() if error else None,
+                    "events": events_json(events or []),
                 },
             )
+            row = await cur.fetchone()
+        return bool(row and row["finished"])
 
     async def turn_of(self, user_id: UUID, turn_id: UUID) -> Turn | None:
         turns = await self._turns(SELECT_TURN, {"turn_id": turn_id, "user_id": user_id})

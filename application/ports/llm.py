@@ -63,6 +63,11 @@ class AttemptObserver(Protocol):
 
     async def attempt_finished(self, attempt: LlmAttempt) -> None: ...
 
+    async def retract_deltas(self) -> bool:
+        """Take back the text the failed attempt pushed to `on_delta` before a retry; False when a reader
+        may already have seen it (then the call is not retried)."""
+        ...
+
 
 class LlmClient(Protocol):
     async def stream(

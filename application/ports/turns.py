@@ -10,6 +10,7 @@ from uuid import UUID
 
 import msgspec
 
+from application.ports.events import TurnEvent
 from application.ports.llm import LlmAttempt
 from domain.model import Mode
 from domain.turns import PlannedStep, RosterEntry, StepError, Turn, TurnStatus, TurnStep
@@ -141,7 +142,16 @@ class TurnStore(Protocol):
         """Up to `limit` turns before `before_index`, newest first."""
         ...
 
-    async def finish_turn(self, turn_id: UUID, status: TurnStatus, at: datetime, error: StepError | None) -> None: ...
+    async def finish_turn(
+        self,
+        turn_id: UUID,
+        status: TurnStatus,
+        at: datetime,
+        error: StepError | None,
+        events: list[TurnEvent] | None = None,
+    ) -> bool:
+        """Mark the running turn finished and append its last events; False if it was not running."""
+        ...
 
     async def turn_of(self, user_id: UUID, turn_id: UUID) -> Turn | None: ...
 
@@ -168,10 +178,17 @@ class StepRecorder(Protocol):
         ...
 
     async def commit_step(
-        self, turn_id: UUID, step: TurnStep, ledger: list[LedgerEntry], at: datetime, audit: ContextAudit | None = None
+        self,
+        turn_id: UUID,
+        step: TurnStep,
+        ledger: list[LedgerEntry],
+        at: datetime,
+        audit: ContextAudit | None = None,
+        events: list[TurnEvent] | None = None,
     ) -> bool:
-        """In one transaction: the step row, its ledger rows, the turn's context audit (first step),
-        and the removal of its intents. False (and nothing written) when the step was already committed."""
+        """In one transaction: the step row, its ledger rows, the turn's context audit (first step), the
+        turn's pending events, and the removal of its intents. False (nothing written) when the step was
+        already committed."""
         ...
 
     async def open_intents(self, turn_id: UUID) -> list[CallIntent]: ...

@@ -9,6 +9,7 @@ from uuid import UUID
 import msgspec
 
 from application.context import build_call_context
+from application.events import EventLog
 from application.ledger import attempt_entry, step_usage
 from application.ports.catalog import ModelCatalog
 from application.ports.clock import Clock, IdGenerator
@@ -34,8 +35,10 @@ class IntentLog:
     """The AttemptObserver of one step: an intent row before every attempt, the outcome of failed ones,
     so that a crash at any point leaves a trace of every attempt that may have been paid for."""
 
-    def __init__(self, recorder: StepRecorder, clock: Clock, template: CallIntent) -> None:
-        self._recorder, self._clock, self.template = recorder, clock, template
+    def __init__(
+        self, recorder: StepRecorder, clock: Clock, template: CallIntent, events: EventLog | None = None
+    ) -> None:
+        self._recorder, self._clock, self.template, self._events = recorder, clock, template, events
         self.started: dict[str, datetime] = {}
 
     async def attempt_started(self, call_id: str) -> None:
@@ -46,6 +49,9 @@ class IntentLog:
         # A success is committed with its step right away; only a failure waits for a retry.
         if attempt.status != "success":
             await self._recorder.settle_intent(UUID(attempt.call_id), attempt)
+
+    async def retract_deltas(self) -> bool:
+        return self._events is None or self._events.retract_deltas(self.template.step_index)
 
 
 class ExecuteStep:
@@ -60,20 +66,28 @@ class ExecuteStep:
         ids: IdGenerator,
         *,
         resuming: bool = False,
+        events: EventLog | None = None,
     ) -> None:
         self._llm, self._catalog, self._pricing = llm, catalog, pricing
         self._turns, self._recorder, self._clock, self._ids = turns, recorder, clock, ids
         self._resuming = resuming
+        self._events = events
         self._history: dict[UUID, list[HistoryTurn]] = {}
         self.attempts = 0  # ledger rows written by this executor
 
-    async def __call__(
-        self, turn: TurnContext, planned: PlannedStep, earlier: list[TurnStep], on_delta: DeltaSink | None = None
-    ) -> TurnStep:
+    async def __call__(self, turn: TurnContext, planned: PlannedStep, earlier: list[TurnStep]) -> TurnStep:
         if self._resuming:
             done = await self._recorder.committed_step(turn.turn_id, planned.index)
             if done is not None:  # committed before a crash: never call (and bill) it again
                 return done
+        on_delta: DeltaSink | None = None
+        if self._events is not None:
+            events = self._events
+            events.step_started(planned)
+
+            async def on_delta(text: str) -> None:
+                await events.delta(planned.index, text)
+
         agent = planned.agent
         spec = self._catalog.spec(agent.model)
         if spec is None:
@@ -107,6 +121,7 @@ class ExecuteStep:
                 estimated_input_tokens=context.estimated_tokens,
                 started_at=self._clock.now(),
             ),
+            self._events,
         )
         request = LlmRequest(model=spec, messages=context.messages, first_call_id=str(log_.template.call_id))
         result = await self._llm.stream(request, on_delta, log_)
@@ -178,9 +193,17 @@ class ExecuteStep:
         now: datetime,
         audit: ContextAudit | None = None,
     ) -> TurnStep:
-        if await self._recorder.commit_step(turn.turn_id, step, entries, now, audit):
+        pending = []
+        if self._events is not None:
+            self._events.step_completed(step)
+            pending = self._events.take()
+        if await self._recorder.commit_step(turn.turn_id, step, entries, now, audit, pending):
             self.attempts += len(entries)
+            if self._events is not None:
+                self._events.settle(pending)
             return step
+        if self._events is not None:
+            self._events.discard()  # another run had recorded this step (and its events) already
         stored = await self._recorder.committed_step(turn.turn_id, step.index)
         assert stored is not None
         return stored

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from application.events import EventLog
 from application.ledger import recovered_entry
 from application.ports.clock import Clock, IdGenerator
+from application.ports.events import TurnEventStore
 from application.ports.pricing import PricingStore
 from application.ports.turns import StepRecorder, TurnContext, TurnStore
 from application.use_cases.send_message import SendMessage
@@ -22,6 +24,7 @@ class RecoverTurns:
         recorder: StepRecorder,
         pricing: PricingStore,
         send: SendMessage,
+        events: TurnEventStore,
         clock: Clock,
         ids: IdGenerator,
         *,
@@ -29,6 +32,7 @@ class RecoverTurns:
         abandon_after_s: float,
     ) -> None:
         self._turns, self._recorder, self._pricing, self._send = turns, recorder, pricing, send
+        self._events = events
         self._clock, self._ids = clock, ids
         self._stale_after = timedelta(seconds=stale_after_s)
         self._abandon_after = timedelta(seconds=abandon_after_s)
@@ -45,15 +49,12 @@ class RecoverTurns:
                 continue
             await self._cancel_cut_calls(context)
             if now - stale.created_at > self._abandon_after:
-                await self._turns.finish_turn(
-                    context.turn_id,
-                    TurnStatus.FAILED,
-                    now,
-                    StepError(
-                        code="turn_abandoned",
-                        detail="The server running this turn stopped and it was too old to resume.",
-                    ),
+                error = StepError(
+                    code="turn_abandoned", detail="The server running this turn stopped and it was too old to resume."
                 )
+                events = EventLog(context, self._events, self._clock, await self._events.next_seq(context.turn_id))
+                events.turn_failed(error)
+                await self._turns.finish_turn(context.turn_id, TurnStatus.FAILED, now, error, events.take())
                 log.warning("abandoned turn marked failed", extra={"turn_id": str(context.turn_id)})
                 claimed.append((context, False))
             else:

@@ -8,9 +8,13 @@ from collections.abc import Callable
 from datetime import datetime
 from uuid import UUID
 
+import msgspec
+
+from application.events import EventLog
 from application.log_context import turn_id_var
 from application.ports.catalog import ModelCatalog
 from application.ports.clock import Clock, IdGenerator
+from application.ports.events import TurnEvent, TurnEventStore
 from application.ports.pricing import PricingStore
 from application.ports.turns import NewTurn, TurnContext, TurnRunner, TurnStore
 from application.use_cases.execute_step import ExecuteStep
@@ -61,6 +65,13 @@ class SentTurn:
         self.turn, self.replayed = turn, replayed
 
 
+class StartedTurn(msgspec.Struct, frozen=True, kw_only=True):
+    """What `start` gives back: a turn to run now, or the finished turn an Idempotency-Key replays."""
+
+    context: TurnContext | None = None
+    replay: Turn | None = None
+
+
 class SendMessage:
     def __init__(
         self,
@@ -68,23 +79,34 @@ class SendMessage:
         pricing: PricingStore,
         catalog: ModelCatalog,
         runner: TurnRunner,
-        execute_step: Callable[[], ExecuteStep],
+        execute_step: Callable[..., ExecuteStep],
+        events: TurnEventStore,
         clock: Clock,
         ids: IdGenerator,
     ) -> None:
         self._turns, self._pricing, self._catalog, self._runner = turns, pricing, catalog, runner
-        self._execute_step, self._clock, self._ids = execute_step, clock, ids
+        self._execute_step, self._events, self._clock, self._ids = execute_step, events, clock, ids
 
     async def execute(
         self, user_id: UUID, session_id: UUID, message: str, idempotency_key: str | None = None
     ) -> SentTurn:
+        started = await self.start(user_id, session_id, message, idempotency_key)
+        if started.replay is not None:
+            return SentTurn(started.replay, replayed=True)
+        assert started.context is not None
+        return SentTurn(await self.run(started.context), replayed=False)
+
+    async def start(
+        self, user_id: UUID, session_id: UUID, message: str, idempotency_key: str | None = None
+    ) -> StartedTurn:
+        """Everything that can refuse the message (4xx), then the turn's allocation; nothing runs yet."""
         if not message.strip() or len(message) > MAX_MESSAGE_CHARS:
             raise ValidationFailed(f"The message must hold 1 to {MAX_MESSAGE_CHARS} characters.")
         digest = request_hash(session_id, message)
         if idempotency_key is not None:
             replay = await self._replay(user_id, session_id, idempotency_key, digest)
             if replay is not None:
-                return SentTurn(replay, replayed=True)
+                return StartedTurn(replay=replay)
         pricing = await self._pricing.active_version()
         new = NewTurn(
             turn_id=self._ids.new_id(),
@@ -102,26 +124,58 @@ class SendMessage:
             replay = await self._replay(user_id, session_id, idempotency_key or "", digest)
             if replay is None:
                 raise
-            return SentTurn(replay, replayed=True)
-        return SentTurn(await self.run(context), replayed=False)
+            return StartedTurn(replay=replay)
+        return StartedTurn(context=context)
 
-    async def run(self, context: TurnContext, *, resume: bool = False) -> Turn:
-        """Run (or resume) the turn to its end and mark it; a crash of the runner fails the turn, not the server."""
+    async def run(
+        self, context: TurnContext, *, resume: bool = False, listener: Callable[[TurnEvent], None] | None = None
+    ) -> Turn:
+        """Run (or resume) the turn to its end and mark it; a crash of the runner fails the turn, not the server.
+
+        Its events are persisted as they happen (replayable by any process) and handed to `listener`.
+        """
         turn_id_var.set(str(context.turn_id))
-        executor = self._execute_step(resuming=resume)
-        status, error, steps = TurnStatus.FAILED, None, None
+        next_seq = await self._events.next_seq(context.turn_id) if resume else 1
+        events = EventLog(context, self._events, self._clock, next_seq, listener)
+        events.started()
+        executor = self._execute_step(resuming=resume, events=events)
         try:
-            go = self._runner.resume if resume else self._runner.run
-            steps = await go(context, executor)
-            status = turn_status(step.status for step in steps)
+            steps = await (self._runner.resume if resume else self._runner.run)(context, executor)
         except Exception as exc:
             log.exception("turn crashed")
             error = StepError(code="internal_error", detail=f"The turn could not run: {type(exc).__name__}.")
+            events.turn_failed(error)
+            await self._finish(context, TurnStatus.FAILED, error, events)
+            return await self._read(context)
+        status = turn_status(step.status for step in steps)
         completed_at = self._clock.now()
-        await self._turns.finish_turn(context.turn_id, status, completed_at, error)
-        if steps is not None and not resume:
+        if not resume:
             # Every row of this turn was written by this executor: no need to read them back.
-            return finished_turn(context, status, steps, executor.attempts, completed_at)
+            turn = finished_turn(context, status, steps, executor.attempts, completed_at)
+            events.turn_completed(turn)
+            await self._finish(context, status, None, events, completed_at)
+            return turn
+        await self._finish(context, status, None, events, completed_at)
+        turn = await self._read(context)
+        events.turn_completed(turn)
+        await events.flush()
+        return turn
+
+    async def _finish(
+        self,
+        context: TurnContext,
+        status: TurnStatus,
+        error: StepError | None,
+        events: EventLog,
+        at: datetime | None = None,
+    ) -> None:
+        pending = events.take()
+        if await self._turns.finish_turn(context.turn_id, status, at or self._clock.now(), error, pending):
+            events.settle(pending)
+        else:
+            events.discard()  # someone else finished it (and wrote its last events)
+
+    async def _read(self, context: TurnContext) -> Turn:
         turn = await self._turns.turn_of(context.user_id, context.turn_id)
         assert turn is not None
         return turn

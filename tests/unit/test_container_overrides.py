@@ -15,7 +15,13 @@ from adapters.memory.stores import (
     MemorySessionStore,
     MemoryUserStore,
 )
-from adapters.memory.turns import MemoryStepRecorder, MemoryTurnLedger, MemoryTurnStore, SequentialTurnRunner
+from adapters.memory.turns import (
+    MemoryStepRecorder,
+    MemoryTurnEventStore,
+    MemoryTurnLedger,
+    MemoryTurnStore,
+    SequentialTurnRunner,
+)
 from entrypoints.container import Container
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
@@ -35,6 +41,7 @@ def fake_container() -> tuple[Container, MemoryTurnLedger]:
     container.pricing_store.override(providers.Object(MemoryPricingStore([pricing_version()])))
     container.turn_store.override(providers.Object(MemoryTurnStore(turns)))
     container.step_recorder.override(providers.Object(MemoryStepRecorder(turns)))
+    container.event_store.override(providers.Object(MemoryTurnEventStore(turns)))
     container.llm.override(providers.Object(SimulatedLlm()))
     container.runner.override(providers.Object(SequentialTurnRunner()))
     return container, turns

@@ -217,7 +217,7 @@ async def test_read_timeout_mid_stream(api: Api, server: ScriptedLlmServer) -> N
     error = assert_failed(outcome, "provider_timeout")
     assert f"partial output discarded: {PARTIAL}" in error["detail"]
     assert TEXT not in error["detail"] and PARTIAL not in outcome.step["content"]
-    assert outcome.statuses == ["timeout"] * len(outcome.rows) and len(outcome.rows) in (1, ATTEMPTS)
+    assert outcome.statuses == ["timeout"] * len(outcome.rows) and 1 <= len(outcome.rows) <= ATTEMPTS
     # Billed as the provider likely bills it: input (reported by Anthropic's message_start, else estimated)
     # plus the estimated partial output; flagged as estimated.
     reported_input = 50 if server.kit.kind == "anthropic" else outcome.estimated_input()
@@ -233,7 +233,7 @@ async def test_stream_cut_without_done(api: Api, server: ScriptedLlmServer) -> N
 
     error = assert_failed(outcome, "provider_stream_interrupted")
     assert f"partial output discarded: {PARTIAL}" in error["detail"]
-    assert outcome.statuses == ["error"] * len(outcome.rows) and len(outcome.rows) in (1, ATTEMPTS)
+    assert outcome.statuses == ["error"] * len(outcome.rows) and 1 <= len(outcome.rows) <= ATTEMPTS
     assert all(r["usage_estimated"] and r["output_tokens"] == estimate_tokens(PARTIAL) for r in outcome.rows)
 
 

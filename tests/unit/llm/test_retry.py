@@ -82,3 +82,64 @@ def test_retry_after_forms():
     assert retry_after_s({"retry-after-ms": "1500", "retry-after": "9"}) == 1.5
     assert retry_after_s({"retry-after": "soon"}) is None
     assert retry_after_s({}) is None
+
+
+class Observer:
+    """Records the attempts it is told about; `can_retract` says whether streamed text can be taken back."""
+
+    def __init__(self, can_retract: bool) -> None:
+        self.can_retract = can_retract
+        self.started: list[str] = []
+        self.finished: list[str] = []
+        self.retractions = 0
+
+    async def attempt_started(self, call_id: str) -> None:
+        self.started.append(call_id)
+
+    async def attempt_finished(self, attempt) -> None:
+        self.finished.append(attempt.status)
+
+    async def retract_deltas(self) -> bool:
+        self.retractions += 1
+        return self.can_retract
+
+
+def cut_after_text() -> AttemptOutcome:
+    return AttemptOutcome(
+        status="error",
+        latency_ms=1,
+        error=StepError(code=codes.PROVIDER_STREAM_INTERRUPTED, detail="cut"),
+        retryable=True,
+        delivered_text=True,
+    )
+
+
+async def observed(observer: Observer, *outcomes: AttemptOutcome):
+    return await run_with_retries(
+        scripted(*outcomes),
+        first_call_id=FIRST_CALL_ID,
+        policy=RetryPolicy(max_retries=2),
+        sleep=SleepRecorder(),
+        rand=lambda: 1.0,
+        observer=observer,
+    )
+
+
+async def test_text_nobody_saw_is_taken_back_and_the_call_retried():
+    observer = Observer(can_retract=True)
+    result = await observed(observer, cut_after_text(), outcome())
+    assert result.ok and [a.status for a in result.attempts] == ["error", "success"]
+    assert observer.retractions == 1 and observer.finished == ["error", "success"]
+    assert observer.started[0] == FIRST_CALL_ID and len(set(observer.started)) == 2
+
+
+async def test_text_a_reader_may_have_seen_is_never_glued_to_a_retry():
+    observer = Observer(can_retract=False)
+    result = await observed(observer, cut_after_text(), outcome())
+    assert not result.ok and [a.status for a in result.attempts] == ["error"]
+    assert result.error.code == codes.PROVIDER_STREAM_INTERRUPTED
+
+
+async def test_without_an_observer_streamed_text_is_not_retried():
+    result = await run(cut_after_text(), outcome())
+    assert not result.ok and len(result.attempts) == 1

@@ -7,7 +7,13 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from adapters.memory.turns import MemoryStepRecorder, MemoryTurnLedger, MemoryTurnStore, SequentialTurnRunner
+from adapters.memory.turns import (
+    MemoryStepRecorder,
+    MemoryTurnEventStore,
+    MemoryTurnLedger,
+    MemoryTurnStore,
+    SequentialTurnRunner,
+)
 from application.ports.llm import LlmAttempt, LlmRequest, LlmResult
 from application.use_cases import rooms
 from application.use_cases.execute_step import ExecuteStep
@@ -59,16 +65,32 @@ class TurnWorld(World):
         self.data = MemoryTurnLedger(self.db)
         self.turns = MemoryTurnStore(self.data)
         self.recorder = MemoryStepRecorder(self.data)
+        self.events = MemoryTurnEventStore(self.data)
         self.llm = ScriptedLlm()
 
-    def executor(self, *, resuming: bool = False) -> ExecuteStep:
+    def executor(self, *, resuming: bool = False, events=None) -> ExecuteStep:
         return ExecuteStep(
-            self.llm, self.catalog, self.pricing, self.turns, self.recorder, self.clock, self.ids, resuming=resuming
+            self.llm,
+            self.catalog,
+            self.pricing,
+            self.turns,
+            self.recorder,
+            self.clock,
+            self.ids,
+            resuming=resuming,
+            events=events,
         )
 
     def send(self) -> SendMessage:
         return SendMessage(
-            self.turns, self.pricing, self.catalog, SequentialTurnRunner(), self.executor, self.clock, self.ids
+            self.turns,
+            self.pricing,
+            self.catalog,
+            SequentialTurnRunner(),
+            self.executor,
+            self.events,
+            self.clock,
+            self.ids,
         )
 
     async def room_with(self, *keys: str, mode: Mode = Mode.MANUAL) -> tuple[UUID, UUID, UUID]:
@@ -216,7 +238,7 @@ async def test_resume_does_not_call_committed_steps_again_and_cancels_cut_calls(
     tw.llm.calls.clear()
     tw.clock.advance(120)
     recover = RecoverTurns(
-        tw.turns, tw.recorder, tw.pricing, send, tw.clock, tw.ids, stale_after_s=30, abandon_after_s=3600
+        tw.turns, tw.recorder, tw.pricing, send, tw.events, tw.clock, tw.ids, stale_after_s=30, abandon_after_s=3600
     )
     claimed = await recover.claim()
     assert [(c.turn_id, resume) for c, resume in claimed] == [(context.turn_id, True)]
@@ -250,7 +272,7 @@ async def test_turn_too_old_is_marked_failed_not_resumed(tw: TurnWorld) -> None:
     )
     tw.clock.advance(7200)
     recover = RecoverTurns(
-        tw.turns, tw.recorder, tw.pricing, send, tw.clock, tw.ids, stale_after_s=30, abandon_after_s=3600
+        tw.turns, tw.recorder, tw.pricing, send, tw.events, tw.clock, tw.ids, stale_after_s=30, abandon_after_s=3600
     )
     claimed = await recover.claim()
     assert [resume for _, resume in claimed] == [False]
@@ -290,7 +312,15 @@ async def test_a_crash_between_retries_loses_no_attempt(tw: TurnWorld) -> None:
     tw.llm = ScriptedLlm()
     tw.clock.advance(60)
     recover = RecoverTurns(
-        tw.turns, tw.recorder, tw.pricing, tw.send(), tw.clock, tw.ids, stale_after_s=30, abandon_after_s=3600
+        tw.turns,
+        tw.recorder,
+        tw.pricing,
+        tw.send(),
+        tw.events,
+        tw.clock,
+        tw.ids,
+        stale_after_s=30,
+        abandon_after_s=3600,
     )
     [(context, resume)] = await recover.claim()
     assert resume
