@@ -23,7 +23,7 @@ from adapters.postgres.steps import PostgresStepRecorder
 from adapters.postgres.turns import PostgresTurnStore
 from adapters.postgres.users import PostgresUserStore
 from adapters.system import RandomIds, SystemClock
-from application.use_cases import agents, rooms, sessions, turns, usage, users
+from application.use_cases import agents, rooms, sessions, turn_events, turns, usage, users
 from application.use_cases import catalog as catalog_uc
 from application.use_cases.execute_step import ExecuteStep
 from application.use_cases.publish_prices import PublishPrices
@@ -156,6 +156,7 @@ class Container(containers.DeclarativeContainer):
         stale_after_s=settings.provided.turn_stale_after_s,
         abandon_after_s=settings.provided.turn_abandon_after_s,
     )
+    read_turn_events = providers.Factory(turn_events.ReadTurnEvents, session_store, turn_store, event_store)
     list_turns = providers.Factory(turns.ListTurns, session_store, turn_store)
     get_turn = providers.Factory(turns.GetTurn, session_store, turn_store)
     list_usage_events = providers.Factory(usage.ListUsageEvents, usage_ledger)

@@ -44,6 +44,7 @@ API_HANDLERS = [
     turns.send_message,
     turns.list_turns,
     turns.get_turn,
+    turns.turn_events,
     usage.usage_events,
     usage.usage_summary,
 ]

@@ -34,6 +34,7 @@ USE_CASES = (
     "list_pricing",
     "get_pricing",
     "send_message",
+    "read_turn_events",
     "list_turns",
     "get_turn",
     "list_usage_events",

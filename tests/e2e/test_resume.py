@@ -171,5 +171,19 @@ def test_killed_turn_resumes_on_the_next_server_without_rebilling(
     with psycopg.connect(database_url) as conn:
         assert conn.execute("SELECT count(*) FROM llm_call_intents").fetchone()[0] == 0
     # The session is usable again.
+    # Its event stream, read from the second process, is whole: numbered without a gap, announced once,
+    # ended once, each step completed once.
+    stream = httpx.get(f"{second.url}{API}/sessions/{session['id']}/turns/{turn_id}/events", headers=auth, timeout=30)
+    events = [
+        line.split(": ", 1)[1] for line in stream.text.replace("\r\n", "\n").splitlines() if line.startswith("event: ")
+    ]
+    ids = [
+        int(line.split(": ", 1)[1])
+        for line in stream.text.replace("\r\n", "\n").splitlines()
+        if line.startswith("id: ")
+    ]
+    assert ids == list(range(1, len(ids) + 1))
+    assert events.count("turn_started") == 1 and events[-1] == "turn_completed"
+    assert events.count("step_completed") == 4
     next_turn = call(second, "POST", f"/sessions/{session['id']}/turns", auth, json={"message": "and now?"})
     assert next_turn["turn_index"] == 1

@@ -6,9 +6,11 @@ from typing import Annotated, Any
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import Parameter, SkipValidation
+from litestar.response import ServerSentEvent
 
 from application.use_cases import turns as uc
 from application.use_cases.send_message import SendMessage, SentTurn
+from application.use_cases.turn_events import ReadTurnEvents
 from domain.errors import ValidationFailed
 from domain.model import User
 from domain.turns import Turn
@@ -16,9 +18,11 @@ from entrypoints.http.deps import parse_id
 from entrypoints.http.errors import error_specs
 from entrypoints.http.responses import JsonResponse
 from entrypoints.http.schemas import SendMessageBody, TurnList
+from entrypoints.http.streaming import replay, stream_turn, wants_stream
 
 Caller = NamedDependency[SkipValidation[User]]
 IdempotencyKey = Annotated[str | None, Parameter(header="Idempotency-Key", required=False)]
+LastEventId = Annotated[str | None, Parameter(header="Last-Event-ID", required=False)]
 _running: set[asyncio.Task[SentTurn]] = set()
 
 
@@ -34,10 +38,15 @@ async def send_message(
     session_id: str,
     data: SendMessageBody,
     send_message: NamedDependency[SkipValidation[SendMessage]],
+    read_turn_events: NamedDependency[SkipValidation[ReadTurnEvents]],
     idempotency_key: IdempotencyKey = None,
 ) -> Response[Turn]:
     if idempotency_key is not None and not 0 < len(idempotency_key) <= 200:
         raise ValidationFailed("Idempotency-Key must hold 1 to 200 characters.")
+    if wants_stream(request.headers.get("accept")):
+        return await stream_turn(  # type: ignore[return-value]
+            send_message, read_turn_events, user.id, parse_id(session_id), data.message, idempotency_key
+        )
     # The turn is shielded: a client hanging up does not cut a turn (and its billing) in half.
     task = asyncio.ensure_future(send_message.execute(user.id, parse_id(session_id), data.message, idempotency_key))
     _running.add(task)
@@ -58,3 +67,31 @@ async def get_turn(
     user: Caller, session_id: str, turn_id: str, get_turn: NamedDependency[SkipValidation[uc.GetTurn]]
 ) -> Turn:
     return await get_turn.execute(user.id, parse_id(session_id), parse_id(turn_id))
+
+
+@get(
+    "/sessions/{session_id:str}/turns/{turn_id:str}/events",
+    tags=["turns"],
+    responses=error_specs(401, 404, 422),
+    media_type="text/event-stream",
+)
+async def turn_events(
+    user: Caller,
+    session_id: str,
+    turn_id: str,
+    read_turn_events: NamedDependency[SkipValidation[ReadTurnEvents]],
+    last_event_id: LastEventId = None,
+) -> ServerSentEvent:
+    """The turn's events from the beginning (or after `Last-Event-ID`), live until its terminal event."""
+    after = parse_last_event_id(last_event_id)
+    sid, tid = parse_id(session_id), parse_id(turn_id)
+    await read_turn_events.check(user.id, sid, tid)
+    return replay(read_turn_events, user.id, tid, after, await read_turn_events.after(user.id, tid, after))
+
+
+def parse_last_event_id(raw: str | None) -> int:
+    if raw is None or not raw.strip():
+        return 0
+    if not raw.strip().isdigit():
+        raise ValidationFailed("Last-Event-ID must be the id (a number) of an event of this turn.")
+    return int(raw.strip())

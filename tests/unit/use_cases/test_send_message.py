@@ -279,6 +279,8 @@ async def test_turn_too_old_is_marked_failed_not_resumed(tw: TurnWorld) -> None:
     turn = await tw.turns.turn_of(user, context.turn_id)
     assert turn.status is TurnStatus.FAILED and tw.llm.calls == []
     assert await recover.claim() == []  # nothing left to adopt
+    [event] = tw.data.events[context.turn_id]
+    assert (event.type, event.data["error"]["code"]) == ("turn_failed", "turn_abandoned")
 
 
 class ProcessDied(BaseException):

@@ -1,0 +1,83 @@
+"""Server-Sent Events for turns: live from the process running the turn, or replayed from the database."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from uuid import UUID
+
+import msgspec
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+
+from application.ports.events import TERMINAL, TurnEvent
+from application.use_cases.send_message import SendMessage
+from application.use_cases.turn_events import ReadTurnEvents
+
+POLL_S = 0.1  # how often a replaying stream looks for new events of a running turn
+_encoder = msgspec.json.Encoder()
+
+
+def message(event: TurnEvent) -> ServerSentEventMessage:
+    return ServerSentEventMessage(data=_encoder.encode(event.data).decode(), event=event.type, id=event.seq)
+
+
+def wants_stream(accept: str | None) -> bool:
+    return accept is not None and "text/event-stream" in accept.lower()
+
+
+def live(queue: asyncio.Queue[TurnEvent | None]) -> ServerSentEvent:
+    """Events as the turn running in this process produces them; None in the queue ends the stream."""
+
+    async def events() -> AsyncIterator[ServerSentEventMessage]:
+        while (event := await queue.get()) is not None:
+            yield message(event)
+            if event.type in TERMINAL:
+                return
+
+    return ServerSentEvent(events(), status_code=200)
+
+
+def replay(
+    reader: ReadTurnEvents, user_id: UUID, turn_id: UUID, after_seq: int, first: list[TurnEvent]
+) -> ServerSentEvent:
+    """Stored events after `after_seq`, then new ones as any process stores them, up to the terminal one."""
+
+    async def events() -> AsyncIterator[ServerSentEventMessage]:
+        batch, last = first, after_seq
+        while True:
+            for event in batch:
+                yield message(event)
+                last = event.seq
+                if event.type in TERMINAL:
+                    return
+            if not batch:
+                await asyncio.sleep(POLL_S)
+            batch = await reader.after(user_id, turn_id, last)
+
+    return ServerSentEvent(events(), status_code=200)
+
+
+_running: set[asyncio.Future[object]] = set()
+
+
+async def stream_turn(
+    send: SendMessage,
+    reader: ReadTurnEvents,
+    user_id: UUID,
+    session_id: UUID,
+    message_text: str,
+    idempotency_key: str | None,
+) -> ServerSentEvent:
+    """POST …/turns with `Accept: text/event-stream`: refusals stay plain 4xx answers, then the turn streams."""
+    started = await send.start(user_id, session_id, message_text, idempotency_key)
+    if started.replay is not None:  # an Idempotency-Key replay: the original turn's stored events
+        first = await reader.after(user_id, started.replay.id, 0)
+        return replay(reader, user_id, started.replay.id, 0, first)
+    assert started.context is not None
+    queue: asyncio.Queue[TurnEvent | None] = asyncio.Queue()
+    # The turn runs on its own: a client that hangs up stops reading, not the turn (nor its billing).
+    task = asyncio.ensure_future(send.run(started.context, listener=queue.put_nowait))
+    _running.add(task)
+    task.add_done_callback(_running.discard)
+    task.add_done_callback(lambda _: queue.put_nowait(None))
+    return live(queue)

@@ -1,0 +1,97 @@
+"""The event log of a running turn: numbering, delta merging, batching, taking back unseen text."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import pytest
+
+from adapters.memory.stores import MemoryDatabase
+from adapters.memory.turns import MemoryTurnEventStore, MemoryTurnLedger
+from application import events as events_module
+from application.events import EventLog
+from application.ports.turns import TurnContext
+from domain.model import Mode
+from domain.turns import PlannedStep, RosterEntry, StepKind
+from tests.unit.use_cases.fakes import FixedClock
+
+ADA = RosterEntry(agent_key="ada", name="Ada", model="sim", role_prompt="x", position=0)
+
+
+def turn() -> TurnContext:
+    return TurnContext(
+        turn_id=uuid4(),
+        user_id=uuid4(),
+        room_id=uuid4(),
+        session_id=uuid4(),
+        turn_index=3,
+        mode=Mode.ROUNDTABLE,
+        user_message="go",
+        room_goal=None,
+        roster=[ADA],
+        plan=[PlannedStep(index=0, kind=StepKind.AGENT, agent=ADA)],
+        pricing_version="v",
+        created_at=datetime(2026, 3, 1, tzinfo=UTC),
+    )
+
+
+@pytest.fixture
+def setup():
+    seen = []
+    store = MemoryTurnEventStore(MemoryTurnLedger(MemoryDatabase()))
+    log = EventLog(turn(), store, FixedClock(), 1, seen.append)
+    return log, store, seen
+
+
+async def test_events_are_numbered_and_consecutive_deltas_merged(setup, monkeypatch) -> None:
+    log, _, seen = setup
+    monkeypatch.setattr(events_module, "FLUSH_EVERY_S", 3600.0)
+    log.started()
+    log.step_started(turn().plan[0])
+    await log.delta(0, "Hel")
+    await log.delta(0, "lo")
+    await log.flush()
+    assert [(e.seq, e.type) for e in seen] == [(1, "turn_started"), (2, "step_started"), (3, "step_delta")]
+    assert seen[2].data == {"turn_id": str(log.turn_id), "seq": 3, "index": 0, "text": "Hello"}
+    assert seen[0].data["turn_index"] == 3 and seen[0].data["mode"] == "roundtable"
+
+
+async def test_unseen_text_can_be_taken_back_seen_text_cannot(setup, monkeypatch) -> None:
+    log, _, seen = setup
+    monkeypatch.setattr(events_module, "FLUSH_EVERY_S", 3600.0)
+    log.step_started(turn().plan[0])
+    await log.delta(0, "cut off")
+    assert log.retract_deltas(0)  # nobody saw it: gone
+    await log.delta(0, "second try")
+    await log.flush()
+    assert [e.data.get("text") for e in seen if e.type == "step_delta"] == ["second try"]
+    await log.delta(0, " and more")
+    assert not log.retract_deltas(0)  # part of this step's text was shown already
+
+
+async def test_slow_text_is_flushed_while_the_step_runs(setup, monkeypatch) -> None:
+    log, store, seen = setup
+    monkeypatch.setattr(events_module, "FLUSH_EVERY_S", 0.0)
+    log.step_started(turn().plan[0])
+    await log.delta(0, "a")
+    await log.delta(0, "b")
+    assert [e.type for e in seen] == ["step_started", "step_delta", "step_delta"]
+    assert len(await store.events_after(uuid4(), log.turn_id, 0, 10) or []) == 0  # another user's view: none
+
+
+async def test_a_write_that_did_not_happen_keeps_its_events(setup) -> None:
+    log, _, seen = setup
+    log.started()
+    taken = log.take()
+    log.release()
+    assert log.take() == taken and seen == []
+    log.discard()
+    assert log.take() == []
+
+
+def test_a_resumed_turn_does_not_announce_itself_again() -> None:
+    store = MemoryTurnEventStore(MemoryTurnLedger(MemoryDatabase()))
+    log = EventLog(turn(), store, FixedClock(), 7)
+    log.started()
+    assert log.take() == []
