@@ -90,6 +90,8 @@ async def shutdown_resources(container: Container) -> None:
 
 
 class Container(containers.DeclarativeContainer):
+    # Use cases hold no state of their own, so one instance each serves every request; only the step
+    # executor (which caches a turn's history and counts its calls) is made per turn.
     settings = providers.Dependency(instance_of=Settings)
     database_url = providers.Dependency(instance_of=str)
 
@@ -111,40 +113,40 @@ class Container(containers.DeclarativeContainer):
     checkpointer = providers.Resource(open_checkpointer, pool)
     runner = providers.Resource(open_runner, checkpointer, settings.provided.turn_durability)
 
-    register_user = providers.Factory(
+    register_user = providers.Singleton(
         users.RegisterUser, user_store, clock, ids, open_signup=settings.provided.open_signup
     )
-    authenticate = providers.Factory(users.Authenticate, user_store)
+    authenticate = providers.Singleton(users.Authenticate, user_store)
 
-    create_room = providers.Factory(rooms.CreateRoom, room_store, catalog, clock, ids)
-    list_rooms = providers.Factory(rooms.ListRooms, room_store)
-    get_room = providers.Factory(rooms.GetRoom, room_store)
-    update_room = providers.Factory(rooms.UpdateRoom, room_store, catalog, clock)
-    change_mode = providers.Factory(rooms.ChangeMode, room_store, clock)
-    delete_room = providers.Factory(rooms.DeleteRoom, room_store, clock)
+    create_room = providers.Singleton(rooms.CreateRoom, room_store, catalog, clock, ids)
+    list_rooms = providers.Singleton(rooms.ListRooms, room_store)
+    get_room = providers.Singleton(rooms.GetRoom, room_store)
+    update_room = providers.Singleton(rooms.UpdateRoom, room_store, catalog, clock)
+    change_mode = providers.Singleton(rooms.ChangeMode, room_store, clock)
+    delete_room = providers.Singleton(rooms.DeleteRoom, room_store, clock)
 
-    add_agent = providers.Factory(agents.AddAgent, room_store, agent_store, catalog, clock, ids)
-    list_agents = providers.Factory(agents.ListAgents, room_store, agent_store)
-    update_agent = providers.Factory(agents.UpdateAgent, agent_store, catalog)
-    remove_agent = providers.Factory(agents.RemoveAgent, agent_store)
+    add_agent = providers.Singleton(agents.AddAgent, room_store, agent_store, catalog, clock, ids)
+    list_agents = providers.Singleton(agents.ListAgents, room_store, agent_store)
+    update_agent = providers.Singleton(agents.UpdateAgent, agent_store, catalog)
+    remove_agent = providers.Singleton(agents.RemoveAgent, agent_store)
 
-    open_session = providers.Factory(sessions.OpenSession, room_store, session_store, clock, ids)
-    list_sessions = providers.Factory(sessions.ListSessions, room_store, session_store)
-    get_session = providers.Factory(sessions.GetSession, session_store)
-    list_messages = providers.Factory(sessions.ListMessages, session_store)
+    open_session = providers.Singleton(sessions.OpenSession, room_store, session_store, clock, ids)
+    list_sessions = providers.Singleton(sessions.ListSessions, room_store, session_store)
+    get_session = providers.Singleton(sessions.GetSession, session_store)
+    list_messages = providers.Singleton(sessions.ListMessages, session_store)
 
-    list_models = providers.Factory(catalog_uc.ListModels, catalog, pricing_store)
-    list_pricing = providers.Factory(catalog_uc.ListPricing, pricing_store)
-    get_pricing = providers.Factory(catalog_uc.GetPricing, pricing_store)
+    list_models = providers.Singleton(catalog_uc.ListModels, catalog, pricing_store)
+    list_pricing = providers.Singleton(catalog_uc.ListPricing, pricing_store)
+    get_pricing = providers.Singleton(catalog_uc.GetPricing, pricing_store)
     # Price overrides of the TOML config -> a new pricing version, published once at app start (app.py lifespan).
-    publish_prices = providers.Factory(PublishPrices, pricing_store, catalog, clock)
+    publish_prices = providers.Singleton(PublishPrices, pricing_store, catalog, clock)
 
     execute_step = providers.Factory(ExecuteStep, llm, catalog, pricing_store, turn_store, step_recorder, clock, ids)
     event_store = providers.Singleton(PostgresTurnEventStore, pool)
-    send_message = providers.Factory(
+    send_message = providers.Singleton(
         SendMessage, turn_store, pricing_store, catalog, runner, execute_step.provider, event_store, clock, ids
     )
-    recover_turns = providers.Factory(
+    recover_turns = providers.Singleton(
         RecoverTurns,
         turn_store,
         step_recorder,
@@ -156,8 +158,8 @@ class Container(containers.DeclarativeContainer):
         stale_after_s=settings.provided.turn_stale_after_s,
         abandon_after_s=settings.provided.turn_abandon_after_s,
     )
-    read_turn_events = providers.Factory(turn_events.ReadTurnEvents, session_store, turn_store, event_store)
-    list_turns = providers.Factory(turns.ListTurns, session_store, turn_store)
-    get_turn = providers.Factory(turns.GetTurn, session_store, turn_store)
-    list_usage_events = providers.Factory(usage.ListUsageEvents, usage_ledger)
-    usage_summary = providers.Factory(usage.UsageSummary, usage_ledger)
+    read_turn_events = providers.Singleton(turn_events.ReadTurnEvents, session_store, turn_store, event_store)
+    list_turns = providers.Singleton(turns.ListTurns, session_store, turn_store)
+    get_turn = providers.Singleton(turns.GetTurn, session_store, turn_store)
+    list_usage_events = providers.Singleton(usage.ListUsageEvents, usage_ledger)
+    usage_summary = providers.Singleton(usage.UsageSummary, usage_ledger)
