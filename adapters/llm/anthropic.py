@@ -8,20 +8,13 @@ tokens, as the ledger counts them); cached = cache_read_input_tokens.
 
 from __future__ import annotations
 
-import asyncio
-import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
-
-import httpx
 
 from adapters.llm import codes
 from adapters.llm.attempt import ProviderFault, fault_from_error_object
-from adapters.llm.catalog_types import ProviderConfig
 from adapters.llm.dialect import BodyReading, StreamState, decode_object, interrupted
-from adapters.llm.http_attempt import ApiKeySource
-from adapters.llm.http_llm import HttpLlm, no_api_key
-from adapters.llm.retry import Rand, Sleep, new_call_id
+from adapters.llm.http_llm import HttpLlm
 from adapters.llm.sse import SseEvent
 from adapters.llm.usage import ReportedUsage, as_count
 from application.ports.llm import ChatMessage, LlmRequest
@@ -29,20 +22,6 @@ from application.ports.llm import ChatMessage, LlmRequest
 ANTHROPIC_VERSION = "2023-06-01"
 # The API rejects a conversation that does not open with a user turn; this stands in for one.
 _OPENING_USER_TURN = "(continuing the conversation)"
-
-
-class AnthropicLlm(HttpLlm):
-    def __init__(
-        self,
-        provider: ProviderConfig,
-        http: httpx.AsyncClient,
-        api_key: ApiKeySource = no_api_key,
-        *,
-        sleep: Sleep = asyncio.sleep,
-        rand: Rand = random.random,
-        make_call_id: Callable[[], str] = new_call_id,
-    ) -> None:
-        super().__init__(provider, http, AnthropicDialect(), api_key, sleep=sleep, rand=rand, make_call_id=make_call_id)
 
 
 class AnthropicDialect:
@@ -170,3 +149,7 @@ class _UsageFigures:
             cached_input_tokens=self._input_parts.get("cache_read_input_tokens", 0),
             output_tokens=self._output,
         )
+
+
+class AnthropicLlm(HttpLlm):
+    dialect_type = AnthropicDialect

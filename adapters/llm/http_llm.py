@@ -20,11 +20,14 @@ def no_api_key() -> str | None:
 
 
 class HttpLlm:
+    """A provider's wire protocol is its `dialect`; subclasses name theirs in `dialect_type`."""
+
+    dialect_type: Callable[[], Dialect]
+
     def __init__(
         self,
         provider: ProviderConfig,
         http: httpx.AsyncClient,
-        dialect: Dialect,
         api_key: ApiKeySource = no_api_key,
         *,
         sleep: Sleep = asyncio.sleep,
@@ -34,7 +37,7 @@ class HttpLlm:
         # `api_key` is a callable, read at each request, so the key value is never kept on this object.
         self._provider = provider
         self._http = http
-        self._dialect = dialect
+        self._dialect = self.dialect_type()
         self._api_key = api_key
         self._sleep = sleep
         self._rand = rand

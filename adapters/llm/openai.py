@@ -6,39 +6,17 @@ last chunk carries the usage. A server that ignores `stream` and answers plain J
 
 from __future__ import annotations
 
-import asyncio
-import random
-from collections.abc import Callable
 from typing import Any
-
-import httpx
 
 from adapters.llm import codes
 from adapters.llm.attempt import ProviderFault, fault_from_error_object
-from adapters.llm.catalog_types import ProviderConfig
 from adapters.llm.dialect import BodyReading, StreamState, decode_object, interrupted
-from adapters.llm.http_attempt import ApiKeySource
-from adapters.llm.http_llm import HttpLlm, no_api_key
-from adapters.llm.retry import Rand, Sleep, new_call_id
+from adapters.llm.http_llm import HttpLlm
 from adapters.llm.sse import SseEvent
 from adapters.llm.usage import ReportedUsage, as_count
 from application.ports.llm import LlmRequest
 
 _DONE = "[DONE]"
-
-
-class OpenAiCompatibleLlm(HttpLlm):
-    def __init__(
-        self,
-        provider: ProviderConfig,
-        http: httpx.AsyncClient,
-        api_key: ApiKeySource = no_api_key,
-        *,
-        sleep: Sleep = asyncio.sleep,
-        rand: Rand = random.random,
-        make_call_id: Callable[[], str] = new_call_id,
-    ) -> None:
-        super().__init__(provider, http, OpenAiDialect(), api_key, sleep=sleep, rand=rand, make_call_id=make_call_id)
 
 
 class OpenAiDialect:
@@ -139,3 +117,7 @@ def _usage(raw: Any) -> ReportedUsage | None:
 
 def _string(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+class OpenAiCompatibleLlm(HttpLlm):
+    dialect_type = OpenAiDialect

@@ -203,21 +203,7 @@ async def test_resume_does_not_call_committed_steps_again_and_cancels_cut_calls(
     user, _, session = await tw.room_with("ada", "bob", "cy", mode=Mode.ROUNDTABLE)
     send = tw.send()
     # Simulate a crash: the turn began, step 0 committed, step 1's call was in flight.
-    from application.ports.turns import NewTurn
-
-    context = await tw.turns.begin_turn(
-        NewTurn(
-            turn_id=uuid4(),
-            user_id=user,
-            session_id=session,
-            message="go",
-            idempotency_key=None,
-            request_hash="h",
-            pricing_version="2026-02-20",
-            now=tw.clock.now(),
-        ),
-        send._plan("go"),
-    )
+    context = (await send.start(user, session, "go")).context  # allocated, not run: as if the process died
     executor = tw.executor()
     await executor(context, context.plan[0], [])
     from application.ports.turns import CallIntent
@@ -254,22 +240,8 @@ async def test_resume_does_not_call_committed_steps_again_and_cancels_cut_calls(
 
 async def test_turn_too_old_is_marked_failed_not_resumed(tw: TurnWorld) -> None:
     user, _, session = await tw.room_with("ada", mode=Mode.ROUNDTABLE)
-    from application.ports.turns import NewTurn
-
     send = tw.send()
-    context = await tw.turns.begin_turn(
-        NewTurn(
-            turn_id=uuid4(),
-            user_id=user,
-            session_id=session,
-            message="go",
-            idempotency_key=None,
-            request_hash="h",
-            pricing_version="2026-02-20",
-            now=tw.clock.now(),
-        ),
-        send._plan("go"),
-    )
+    context = (await send.start(user, session, "go")).context  # allocated, not run: as if the process died
     tw.clock.advance(7200)
     recover = RecoverTurns(
         tw.turns, tw.recorder, tw.pricing, send, tw.events, tw.clock, tw.ids, stale_after_s=30, abandon_after_s=3600
