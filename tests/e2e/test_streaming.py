@@ -8,6 +8,7 @@ from typing import Any
 from litestar.testing import AsyncTestClient
 
 from tests.e2e.conftest import API, add_agent, assert_error, auth_headers, create_room, open_session
+from tests.support.server_process import Server
 
 FAIL = "<<pantheon-sim:fail>>"
 STREAM = {"accept": "text/event-stream"}
@@ -135,3 +136,48 @@ async def test_events_are_the_owners_only(client: AsyncTestClient) -> None:
     assert_error(
         await client.get(f"{API}/sessions/{session}/turns/not-a-uuid/events", headers=headers), 404, "not_found"
     )
+
+
+def test_a_running_turn_can_be_followed_from_another_server_process(database_url: str) -> None:
+    import threading
+    import time
+
+    import httpx
+
+    runner, follower = (Server(database_url, PANTHEON_SIM_SLOW_CHUNK_DELAY_S="0.03") for _ in range(2))
+    try:
+        key = httpx.post(f"{runner.url}{API}/users", json={"email": "follow@example.com"}).json()["api_key"]
+        auth = {"Authorization": f"Bearer {key}"}
+        room = httpx.post(f"{runner.url}{API}/rooms", json={"name": "r", "mode": "roundtable"}, headers=auth).json()
+        for name in ("ada", "bob"):
+            httpx.post(
+                f"{runner.url}{API}/rooms/{room['id']}/agents",
+                headers=auth,
+                json={"agent_key": name, "name": name, "model": "sim-slow", "role_prompt": "x"},
+            )
+        session = httpx.post(f"{runner.url}{API}/rooms/{room['id']}/sessions", json={}, headers=auth).json()["id"]
+        result: dict[str, Any] = {}
+        post = threading.Thread(
+            target=lambda: result.update(
+                httpx.post(
+                    f"{runner.url}{API}/sessions/{session}/turns", json={"message": "go"}, headers=auth, timeout=60
+                ).json()
+            )
+        )
+        post.start()
+        items: list[dict[str, Any]] = []
+        while not items:
+            time.sleep(0.05)
+            items = httpx.get(f"{follower.url}{API}/sessions/{session}/turns", headers=auth).json()["items"]
+        assert items[0]["status"] == "running"
+        followed = httpx.get(
+            f"{follower.url}{API}/sessions/{session}/turns/{items[0]['id']}/events", headers=auth, timeout=60
+        )
+        post.join()
+    finally:
+        runner.stop()
+        follower.stop()
+    events = parse_sse(followed.text)
+    check_stream(events, items[0]["id"])
+    assert events[-1]["data"]["turn"] == result
+    assert sum(e["event"] == "step_delta" for e in events) > 2  # the text came in pieces while it ran
