@@ -6,6 +6,7 @@ test suite runs the same assertions against these and the Postgres adapters.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import UUID
@@ -14,7 +15,7 @@ import msgspec
 
 from application.ports.sessions import Message
 from domain.errors import AgentKeyTaken, EmailTaken
-from domain.model import Agent, Room, Session, User
+from domain.model import Agent, Mode, Room, Session, User
 from domain.pricing import PricingVersion
 
 
@@ -67,7 +68,19 @@ class MemoryRoomStore:
     async def save_room(self, room: Room) -> None:
         if self._db.live_room(room.owner_id, room.id):
             stored = self._db.rooms[room.id]
-            self._db.rooms[room.id] = msgspec.structs.replace(room, current_mode=stored.current_mode)
+            self._db.rooms[room.id] = msgspec.structs.replace(
+                room, current_mode=stored.current_mode, pending_mode=stored.pending_mode
+            )
+
+    async def change_pending_mode(
+        self, owner_id: UUID, room_id: UUID, decide: Callable[[Mode, Mode | None], Mode | None], at: datetime
+    ) -> Room | None:
+        room = self._db.live_room(owner_id, room_id)
+        if room is None:
+            return None
+        room = msgspec.structs.replace(room, pending_mode=decide(room.current_mode, room.pending_mode), updated_at=at)
+        self._db.rooms[room_id] = room
+        return room
 
     async def delete_room(self, owner_id: UUID, room_id: UUID, at: datetime) -> bool:
         if self._db.live_room(owner_id, room_id) is None:

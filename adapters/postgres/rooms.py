@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -24,9 +25,13 @@ SELECT {ROOM_COLUMNS} FROM rooms
 WHERE id = %(room_id)s AND owner_id = %(owner_id)s AND deleted_at IS NULL
 """
 UPDATE_ROOM = """
-UPDATE rooms SET name = %(name)s, goal = %(goal)s, manager_model = %(manager_model)s,
-                 pending_mode = %(pending_mode)s, updated_at = %(updated_at)s
+UPDATE rooms SET name = %(name)s, goal = %(goal)s, manager_model = %(manager_model)s, updated_at = %(updated_at)s
 WHERE id = %(id)s AND owner_id = %(owner_id)s AND deleted_at IS NULL
+"""
+LOCK_ROOM = SELECT_ROOM.rstrip() + "\nFOR UPDATE\n"
+SET_PENDING_MODE = f"""
+UPDATE rooms SET pending_mode = %(pending_mode)s, updated_at = %(at)s WHERE id = %(room_id)s
+RETURNING {ROOM_COLUMNS}
 """
 SOFT_DELETE_ROOM = """
 UPDATE rooms SET deleted_at = %(at)s, updated_at = %(at)s
@@ -85,6 +90,20 @@ class PostgresRoomStore:
     async def save_room(self, room: Room) -> None:
         async with self._pool.connection() as conn:
             await conn.execute(UPDATE_ROOM, room_params(room))
+
+    async def change_pending_mode(
+        self, owner_id: UUID, room_id: UUID, decide: Callable[[Mode, Mode | None], Mode | None], at: datetime
+    ) -> Room | None:
+        async with self._pool.connection() as conn, conn.transaction():
+            row = await (await conn.execute(LOCK_ROOM, {"owner_id": owner_id, "room_id": room_id})).fetchone()
+            if row is None:
+                return None
+            room = to_room(row)
+            pending = decide(room.current_mode, room.pending_mode)
+            cur = await conn.execute(
+                SET_PENDING_MODE, {"room_id": room_id, "at": at, "pending_mode": pending.value if pending else None}
+            )
+            return to_room(await cur.fetchone())
 
     async def delete_room(self, owner_id: UUID, room_id: UUID, at: datetime) -> bool:
         async with self._pool.connection() as conn:

@@ -57,7 +57,7 @@ WITH bump AS (
     RETURNING id
 ), pending AS (
     UPDATE rooms SET current_mode = %(mode)s, pending_mode = NULL
-    WHERE id = %(room_id)s AND pending_mode IS NOT NULL AND EXISTS (SELECT 1 FROM bump)
+    WHERE id = %(room_id)s AND pending_mode = %(applied_pending)s AND EXISTS (SELECT 1 FROM bump)
 )
 INSERT INTO turns (id, session_id, user_id, room_id, turn_index, mode, status, user_message, roster, plan,
                    pricing_version, idempotency_key, request_hash, created_at, heartbeat_at)
@@ -203,6 +203,8 @@ class PostgresTurnStore:
                         "room_id": session["room_id"],
                         "turn_index": session["turn_count"],
                         "mode": mode.value,
+                        # a mode requested since the read stays pending for the next turn
+                        "applied_pending": session["pending_mode"],
                         "message": new.message,
                         "roster": _json.encode(roster).decode(),
                         "plan": _json.encode(steps).decode(),

@@ -28,6 +28,3 @@ class TurnEventStore(Protocol):
     async def events_after(self, user_id: UUID, turn_id: UUID, after_seq: int, limit: int) -> list[TurnEvent] | None:
         """The owner's events with seq > after_seq in order; None when the turn is not the user's (or gone)."""
         ...
-
-
-EventListener = Any  # Callable[[TurnEvent], None]: told about each event once it is persisted

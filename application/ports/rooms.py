@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-from domain.model import Room
+from domain.model import Mode, Room
 
 
 class RoomStore(Protocol):
@@ -19,7 +20,14 @@ class RoomStore(Protocol):
         ...
 
     async def save_room(self, room: Room) -> None:
-        """Persist name, goal, manager_model, pending_mode and updated_at of a live room."""
+        """Persist name, goal, manager_model and updated_at of a live room (never its modes)."""
+        ...
+
+    async def change_pending_mode(
+        self, owner_id: UUID, room_id: UUID, decide: Callable[[Mode, Mode | None], Mode | None], at: datetime
+    ) -> Room | None:
+        """Set pending_mode to `decide(current_mode, pending_mode)` under the room row's lock, so that a
+        concurrent turn start (which applies and clears it) is never overwritten. None if no such room."""
         ...
 
     async def delete_room(self, owner_id: UUID, room_id: UUID, at: datetime) -> bool:

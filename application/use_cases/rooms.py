@@ -90,10 +90,12 @@ class ChangeMode:
         self._rooms, self._clock = rooms, clock
 
     async def execute(self, owner_id: UUID, room_id: UUID, mode: Mode) -> Room:
-        room = await require_room(self._rooms, owner_id, room_id)
-        pending = request_mode(room.current_mode, room.pending_mode, mode)
-        room = msgspec.structs.replace(room, pending_mode=pending, updated_at=self._clock.now())
-        await self._rooms.save_room(room)
+        def decide(current: Mode, pending: Mode | None) -> Mode | None:
+            return request_mode(current, pending, mode)
+
+        room = await self._rooms.change_pending_mode(owner_id, room_id, decide, self._clock.now())
+        if room is None:
+            raise NotFound("No such room.")
         return room
 
 

@@ -181,7 +181,7 @@ async def test_room_of_answers_only_its_owner(stores: Stores) -> None:
     assert await stores.rooms.room_of(owner.id, uuid.uuid4()) is None
 
 
-async def test_save_room_persists_the_edits_but_never_the_mode_in_force(stores: Stores) -> None:
+async def test_save_room_persists_the_edits_but_never_the_modes(stores: Stores) -> None:
     owner = await add_user(stores)
     room = await add_room(stores, owner, "before")
     edited = msgspec.structs.replace(
@@ -196,7 +196,26 @@ async def test_save_room_persists_the_edits_but_never_the_mode_in_force(stores: 
 
     await stores.rooms.save_room(edited)
 
-    assert await stores.rooms.room_of(owner.id, room.id) == msgspec.structs.replace(edited, current_mode=Mode.MANUAL)
+    assert await stores.rooms.room_of(owner.id, room.id) == msgspec.structs.replace(
+        edited, current_mode=Mode.MANUAL, pending_mode=None
+    )
+
+
+async def test_a_pending_mode_is_decided_on_the_current_state(stores: Stores) -> None:
+    owner = await add_user(stores)
+    room = await add_room(stores, owner, "modes")
+    seen = []
+
+    def decide(current: Mode, pending: Mode | None) -> Mode | None:
+        seen.append((current, pending))
+        return Mode.ROUNDTABLE
+
+    changed = await stores.rooms.change_pending_mode(owner.id, room.id, decide, tick())
+    assert seen == [(Mode.MANUAL, None)]
+    assert (changed.current_mode, changed.pending_mode) == (Mode.MANUAL, Mode.ROUNDTABLE)
+    assert await stores.rooms.room_of(owner.id, room.id) == changed
+    stranger = await add_user(stores)
+    assert await stores.rooms.change_pending_mode(stranger.id, room.id, decide, tick()) is None
 
 
 async def test_a_soft_deleted_room_disappears_with_its_agents_and_sessions(stores: Stores) -> None:
