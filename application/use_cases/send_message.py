@@ -145,8 +145,11 @@ class SendMessage:
             log.exception("turn crashed")
             error = StepError(code="internal_error", detail=f"The turn could not run: {type(exc).__name__}.")
             events.turn_failed(error)
-            await self._finish(context, TurnStatus.FAILED, error, events)
-            return await self._read(context)
+            completed_at = self._clock.now()
+            await self._finish(context, TurnStatus.FAILED, error, events, completed_at)
+            return await self._read(context) or finished_turn(
+                context, TurnStatus.FAILED, [], executor.attempts, completed_at
+            )
         status = turn_status(step.status for step in steps)
         completed_at = self._clock.now()
         if not resume:
@@ -155,10 +158,12 @@ class SendMessage:
             events.turn_completed(turn)
             await self._finish(context, status, None, events, completed_at)
             return turn
-        await self._finish(context, status, None, events, completed_at)
-        turn = await self._read(context)
-        events.turn_completed(turn)
-        await events.flush()
+        # A resumed turn's totals include what the process before this one paid: read them back.
+        finished_here = await self._finish(context, status, None, events, completed_at)
+        turn = await self._read(context) or finished_turn(context, status, steps, executor.attempts, completed_at)
+        if finished_here:
+            events.turn_completed(turn)
+            await events.flush()
         return turn
 
     async def _finish(
@@ -167,18 +172,18 @@ class SendMessage:
         status: TurnStatus,
         error: StepError | None,
         events: EventLog,
-        at: datetime | None = None,
-    ) -> None:
+        at: datetime,
+    ) -> bool:
         pending = events.take()
-        if await self._turns.finish_turn(context.turn_id, status, at or self._clock.now(), error, pending):
+        if await self._turns.finish_turn(context.turn_id, status, at, error, pending):
             events.settle(pending)
-        else:
-            events.discard()  # someone else finished it (and wrote its last events)
+            return True
+        events.discard()  # someone else finished it (and wrote its last events)
+        return False
 
-    async def _read(self, context: TurnContext) -> Turn:
-        turn = await self._turns.turn_of(context.user_id, context.turn_id)
-        assert turn is not None
-        return turn
+    async def _read(self, context: TurnContext) -> Turn | None:
+        """The stored turn; None when its room was deleted while it ran."""
+        return await self._turns.turn_of(context.user_id, context.turn_id)
 
     def _plan(self, message: str) -> Callable[[Mode, list[RosterEntry]], list[PlannedStep]]:
         def plan(mode: Mode, roster: list[RosterEntry]) -> list[PlannedStep]:

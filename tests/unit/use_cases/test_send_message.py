@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from uuid import UUID, uuid4
 
+import msgspec
 import pytest
 
 from adapters.memory.turns import (
@@ -304,3 +305,22 @@ async def test_a_crash_between_retries_loses_no_attempt(tw: TurnWorld) -> None:
     assert turn.status is TurnStatus.COMPLETED
     assert sorted(e.status for e in tw.data.ledger) == ["cancelled", "rate_limited", "success"]
     assert turn.usage.llm_calls == 3 and tw.data.intents == {}
+
+
+async def test_an_alias_removed_from_the_configuration_fails_only_its_step(tw: TurnWorld) -> None:
+    user, _, session = await tw.room_with("ada", "bob", mode=Mode.ROUNDTABLE)
+    bob = next(a for a in tw.db.agents.values() if a.agent_key == "bob")
+    tw.db.agents[bob.id] = msgspec.structs.replace(bob, model="gone-model")
+    turn = (await tw.send().execute(user, session, "hello")).turn
+    assert turn.status is TurnStatus.PARTIAL
+    assert (turn.steps[1].status, turn.steps[1].error.code) == (StepStatus.FAILED, "unknown_model")
+    assert [e.agent_key for e in tw.data.ledger] == ["ada"]  # nothing was called for bob
+    kinds = [(e.type, e.data.get("index")) for e in tw.data.events[turn.id] if e.type != "step_delta"]
+    assert kinds == [
+        ("turn_started", None),
+        ("step_started", 0),
+        ("step_completed", 0),
+        ("step_started", 1),
+        ("step_completed", 1),
+        ("turn_completed", None),
+    ]
