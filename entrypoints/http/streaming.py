@@ -12,6 +12,7 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from application.ports.events import TERMINAL, TurnEvent
 from application.use_cases.send_message import SendMessage
 from application.use_cases.turn_events import ReadTurnEvents
+from domain.errors import NotFound
 
 POLL_S = 0.1  # how often a replaying stream looks for new events of a running turn
 _encoder = msgspec.json.Encoder()
@@ -52,7 +53,10 @@ def replay(
                     return
             if not batch:
                 await asyncio.sleep(POLL_S)
-            batch = await reader.after(user_id, turn_id, last)
+            try:
+                batch = await reader.after(user_id, turn_id, last)
+            except NotFound:  # the room was deleted meanwhile: the stream just ends
+                return
 
     return ServerSentEvent(events(), status_code=200)
 
