@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -81,9 +82,10 @@ SELECT t.turn_index, t.user_message,
                  FROM turn_steps st
                  WHERE st.turn_id = t.id AND st.status = 'completed' AND st.kind <> 'manager'), '[]') AS answers
 FROM turns t
-WHERE t.session_id = %(session_id)s AND t.turn_index < %(before)s
+WHERE t.session_id = %(session_id)s AND t.turn_index < %(before)s AND t.turn_index > %(after)s
 ORDER BY t.turn_index DESC LIMIT %(limit)s
 """
+HISTORY_CACHE_SESSIONS = 1000
 # The final mark and the turn's last events (its terminal one among them) in one statement; nothing is
 # written when the turn was already finished elsewhere.
 FINISH_TURN = """
@@ -176,6 +178,9 @@ def to_turn(row: dict[str, Any], steps: list[TurnStep]) -> Turn:
 class PostgresTurnStore:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
+        # Turns before a new one are finished and never change, so a session's recent history is kept
+        # here (newest first) and each turn reads only the turns that came since.
+        self._history: OrderedDict[UUID, list[HistoryTurn]] = OrderedDict()
 
     async def idempotent_turn(self, user_id: UUID, key: str) -> IdempotentTurn | None:
         async with self._pool.connection() as conn:
@@ -256,10 +261,18 @@ class PostgresTurnStore:
         )
 
     async def history(self, session_id: UUID, before_index: int, limit: int) -> list[HistoryTurn]:
+        cached = self._history.get(session_id, [])
+        if cached and cached[0].turn_index >= before_index:
+            cached = []  # not the newest turn of its session: read it all
+        params = {
+            "session_id": session_id,
+            "before": before_index,
+            "limit": limit,
+            "after": cached[0].turn_index if cached else -1,
+        }
         async with self._pool.connection() as conn:
-            cur = await conn.execute(SELECT_HISTORY, {"session_id": session_id, "before": before_index, "limit": limit})
-            rows = await cur.fetchall()
-        return [
+            rows = await (await conn.execute(SELECT_HISTORY, params)).fetchall()
+        fresh = [
             HistoryTurn(
                 turn_index=r["turn_index"],
                 user_message=r["user_message"],
@@ -267,6 +280,12 @@ class PostgresTurnStore:
             )
             for r in rows
         ]
+        history = (fresh + cached)[:limit]
+        self._history[session_id] = history
+        self._history.move_to_end(session_id)
+        if len(self._history) > HISTORY_CACHE_SESSIONS:
+            self._history.popitem(last=False)
+        return history
 
     async def finish_turn(
         self,
