@@ -15,6 +15,7 @@ from adapters.postgres.checkpointer import prune_finished_threads
 from application.ports.turns import TurnContext
 from domain.model import Mode
 from domain.turns import PlannedStep, RosterEntry, StepKind, StepStatus, StepUsage, TurnStep
+from tests.support.seed import insert_turn, seed_session
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -111,27 +112,8 @@ async def test_resume_without_any_checkpoint_runs_from_the_start(saver) -> None:
 
 
 async def test_checkpoints_of_finished_turns_are_pruned(saver, pool, database_url: str) -> None:
-    with psycopg.connect(database_url) as conn:
-        user = conn.execute(
-            "INSERT INTO users (id, email) VALUES (%s, %s) RETURNING id", (uuid4(), f"{uuid4()}@example.com")
-        ).fetchone()[0]
-        room = conn.execute(
-            "INSERT INTO rooms (id, owner_id, name, current_mode, created_at, updated_at)"
-            " VALUES (%s, %s, 'r', 'roundtable', now(), now()) RETURNING id",
-            (uuid4(), user),
-        ).fetchone()[0]
-        session = conn.execute(
-            "INSERT INTO sessions (id, room_id, user_id, created_at) VALUES (%s, %s, %s, now()) RETURNING id",
-            (uuid4(), room, user),
-        ).fetchone()[0]
-        turn_ids = [uuid4(), uuid4()]
-        for index, (turn_id, status) in enumerate(zip(turn_ids, ["completed", "running"], strict=True)):
-            conn.execute(
-                "INSERT INTO turns (id, session_id, user_id, room_id, turn_index, mode, status, user_message,"
-                " roster, pricing_version, created_at, heartbeat_at) VALUES (%s, %s, %s, %s, %s, 'roundtable',"
-                " %s, 'go', '[]', '2026-02-20', now(), now())",
-                (turn_id, session, user, room, index, status),
-            )
+    ids = seed_session(database_url)
+    turn_ids = [insert_turn(database_url, ids, 0, "completed"), insert_turn(database_url, ids, 1, "running")]
     runner = LangGraphTurnRunner(saver, durability="sync")
     for turn_id in turn_ids:
         await runner.run(context(["ada"], turn_id), Recorder())

@@ -17,29 +17,9 @@ from application.ports.turns import CallIntent, LedgerEntry, NewTurn
 from domain.model import Mode
 from domain.planning import plan_turn
 from domain.turns import StepKind, StepStatus, StepUsage, TurnStep
+from tests.support.seed import seed_session
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-
-def seed_session(database_url: str) -> tuple[UUID, UUID, UUID]:
-    user, room, session = uuid4(), uuid4(), uuid4()
-    with psycopg.connect(database_url) as conn:
-        conn.execute("INSERT INTO users (id, email) VALUES (%s, %s)", (user, f"{user}@example.com"))
-        conn.execute(
-            "INSERT INTO rooms (id, owner_id, name, current_mode, created_at, updated_at)"
-            " VALUES (%s, %s, 'r', 'roundtable', %s, %s)",
-            (room, user, NOW, NOW),
-        )
-        conn.execute(
-            "INSERT INTO agents (id, room_id, agent_key, name, model_alias, role_prompt, position, created_at)"
-            " VALUES (%s, %s, 'ada', 'Ada', 'sim', 'x', 0, %s)",
-            (uuid4(), room, NOW),
-        )
-        conn.execute(
-            "INSERT INTO sessions (id, room_id, user_id, created_at) VALUES (%s, %s, %s, %s)",
-            (session, room, user, NOW),
-        )
-    return user, room, session
 
 
 def entry(context, call_id: UUID, credits: str = "0.0123") -> LedgerEntry:
