@@ -10,6 +10,8 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from psycopg import OperationalError
+from psycopg_pool import PoolTimeout
 
 from domain.errors import DomainError
 
@@ -41,6 +43,7 @@ CODE_OF_STATUS: dict[int, str] = {
     415: "unsupported_media_type",
     422: "validation_error",
     429: "rate_limited",
+    503: "service_unavailable",
 }
 
 
@@ -75,6 +78,12 @@ def on_http_error(_: Request, exc: HTTPException) -> Response[ErrorBody]:
     return error_response(status, code, str(exc.detail))
 
 
+def on_database_unavailable(request: Request, exc: Exception) -> Response[ErrorBody]:
+    # The database is down or every connection is busy: a temporary condition, said as such.
+    log.error("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    return error_response(503, "service_unavailable", "The service is temporarily unavailable; try again shortly.")
+
+
 def on_unexpected_error(request: Request, exc: Exception) -> Response[ErrorBody]:
     if isinstance(exc, RecursionError) and "deserializing" in str(exc):
         # msgspec rejects a too deeply nested JSON body with a RecursionError that Litestar does not wrap.
@@ -91,6 +100,8 @@ EXCEPTION_HANDLERS = {
     DomainError: on_domain_error,
     ValidationException: on_validation_error,
     HTTPException: on_http_error,
+    PoolTimeout: on_database_unavailable,
+    OperationalError: on_database_unavailable,
     Exception: on_unexpected_error,
 }
 
@@ -103,6 +114,7 @@ _DESCRIPTIONS = {
     413: "Request body over 1 MiB",
     415: "Body is not application/json",
     422: "Invalid value",
+    503: "Database unavailable or saturated; retry",
 }
 
 

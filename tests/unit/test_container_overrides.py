@@ -65,3 +65,18 @@ async def test_the_http_app_runs_a_turn_on_fakes_only() -> None:
     assert turn.status_code == 201, turn.text
     assert [s["agent_key"] for s in turn.json()["steps"]] == ["ada", "bob"]
     assert len(turns.ledger) == 2 and len(turns.steps) == 2
+
+
+async def test_a_database_outage_answers_503_not_500() -> None:
+    from psycopg_pool import PoolTimeout
+
+    class DownPool:
+        def connection(self):
+            raise PoolTimeout("couldn't get a connection after 30.00 sec")
+
+    container, _ = fake_container()
+    container.pool.override(providers.Object(DownPool()))
+    async with AsyncTestClient(create_app(container, manage_resources=False)) as client:
+        response = await client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["code"] == "service_unavailable"

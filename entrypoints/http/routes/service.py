@@ -9,7 +9,7 @@ from entrypoints.http.errors import error_specs
 from entrypoints.http.schemas import Health
 
 
-@get("/healthz", tags=["service"], responses=error_specs(500))
+@get("/healthz", tags=["service"], responses=error_specs(503))
 async def healthz(request: Request[Any, Any, Any]) -> Health:
     pool = await resolve(request.app.state.container.pool)
     async with pool.connection() as conn:
