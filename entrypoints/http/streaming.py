@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -14,6 +15,7 @@ from application.use_cases.send_message import SendMessage
 from application.use_cases.turn_events import ReadTurnEvents
 from domain.errors import NotFound
 
+T = TypeVar("T")
 POLL_S = 0.1  # how often a replaying stream looks for new events of a running turn
 _encoder = msgspec.json.Encoder()
 
@@ -61,7 +63,16 @@ def replay(
     return ServerSentEvent(events(), status_code=200)
 
 
-_running: set[asyncio.Future[object]] = set()
+_detached: set[asyncio.Future[Any]] = set()
+
+
+def detached(work: Awaitable[T]) -> asyncio.Future[T]:
+    """Run `work` on its own: a client that hangs up stops waiting or reading, never the turn (nor its
+    billing) half-way. The set keeps a reference until it is done."""
+    task = asyncio.ensure_future(work)
+    _detached.add(task)
+    task.add_done_callback(_detached.discard)
+    return task
 
 
 async def stream_turn(
@@ -79,9 +90,6 @@ async def stream_turn(
         return replay(reader, user_id, started.replay.id, 0, first)
     assert started.context is not None
     queue: asyncio.Queue[TurnEvent | None] = asyncio.Queue()
-    # The turn runs on its own: a client that hangs up stops reading, not the turn (nor its billing).
-    task = asyncio.ensure_future(send.run(started.context, listener=queue.put_nowait))
-    _running.add(task)
-    task.add_done_callback(_running.discard)
+    task = detached(send.run(started.context, listener=queue.put_nowait))
     task.add_done_callback(lambda _: queue.put_nowait(None))
     return live(queue)

@@ -137,3 +137,40 @@ def test_killed_turn_resumes_on_the_next_server_without_rebilling(
     assert events.count("step_completed") == 4
     next_turn = call(second, "POST", f"/sessions/{session['id']}/turns", auth, json={"message": "and now?"})
     assert next_turn["turn_index"] == 1
+
+
+def test_a_client_hanging_up_does_not_cut_the_turn(database_url: str, servers: list[Server]) -> None:
+    server = Server(database_url, PANTHEON_SIM_SLOW_CHUNK_DELAY_S="0.03")
+    servers.append(server)
+    key = call(server, "POST", "/users", json={"email": "hangup@example.com"})["api_key"]
+    auth = {"Authorization": f"Bearer {key}"}
+    room = call(server, "POST", "/rooms", auth, json={"name": "r", "mode": "roundtable"})
+    for name in ("ada", "bob"):
+        call(
+            server,
+            "POST",
+            f"/rooms/{room['id']}/agents",
+            auth,
+            json={"agent_key": name, "name": name, "model": "sim-slow", "role_prompt": "x"},
+        )
+    session = call(server, "POST", f"/rooms/{room['id']}/sessions", auth, json={})["id"]
+    url = f"{server.url}{API}/sessions/{session}/turns"
+
+    def hang_up_plain() -> None:
+        with pytest.raises(httpx.TimeoutException):  # the client gives up long before the turn ends
+            httpx.post(url, json={"message": "go"}, headers=auth, timeout=0.2)
+
+    def hang_up_streamed() -> None:
+        with httpx.stream(
+            "POST", url, json={"message": "go"}, headers={**auth, "accept": "text/event-stream"}, timeout=10
+        ) as response:
+            assert next(response.iter_lines()).startswith("id:")  # read the first event, then leave
+
+    for hang_up in (hang_up_plain, hang_up_streamed):
+        hang_up()
+        deadline = time.monotonic() + 30
+        while (turns := call(server, "GET", f"/sessions/{session}/turns", auth)["items"])[-1]["status"] == "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert turns[-1]["status"] == "completed" and len(turns[-1]["steps"]) == 2
+        assert turns[-1]["usage"]["llm_calls"] == 2

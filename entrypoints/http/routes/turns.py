@@ -9,7 +9,7 @@ from litestar.params import Parameter, SkipValidation
 from litestar.response import ServerSentEvent
 
 from application.use_cases import turns as uc
-from application.use_cases.send_message import SendMessage, SentTurn
+from application.use_cases.send_message import SendMessage
 from application.use_cases.turn_events import ReadTurnEvents
 from domain.errors import ValidationFailed
 from domain.model import User
@@ -18,12 +18,11 @@ from entrypoints.http.deps import parse_id
 from entrypoints.http.errors import error_specs
 from entrypoints.http.responses import JsonResponse
 from entrypoints.http.schemas import SendMessageBody, TurnList
-from entrypoints.http.streaming import replay, stream_turn, wants_stream
+from entrypoints.http.streaming import detached, replay, stream_turn, wants_stream
 
 Caller = NamedDependency[SkipValidation[User]]
 IdempotencyKey = Annotated[str | None, Parameter(header="Idempotency-Key", required=False)]
 LastEventId = Annotated[str | None, Parameter(header="Last-Event-ID", required=False)]
-_running: set[asyncio.Task[SentTurn]] = set()
 
 
 @post(
@@ -47,11 +46,8 @@ async def send_message(
         return await stream_turn(  # type: ignore[return-value]
             send_message, read_turn_events, user.id, parse_id(session_id), data.message, idempotency_key
         )
-    # The turn is shielded: a client hanging up does not cut a turn (and its billing) in half.
-    task = asyncio.ensure_future(send_message.execute(user.id, parse_id(session_id), data.message, idempotency_key))
-    _running.add(task)
-    task.add_done_callback(_running.discard)
-    sent = await asyncio.shield(task)
+    work = send_message.execute(user.id, parse_id(session_id), data.message, idempotency_key)
+    sent = await asyncio.shield(detached(work))
     return JsonResponse(sent.turn, status_code=200 if sent.replayed else 201)
 
 
