@@ -36,21 +36,39 @@ from domain.turns import (
     TurnUsage,
 )
 
+# A session's earlier turns as later agents see them (completed answers only), newest first.
+HISTORY_ROWS = """
+SELECT t.turn_index, t.user_message,
+       coalesce((SELECT jsonb_agg(jsonb_build_array(st.agent_name, st.content) ORDER BY st.step_index)
+                 FROM turn_steps st
+                 WHERE st.turn_id = t.id AND st.status = 'completed' AND st.kind <> 'manager'), '[]') AS answers
+FROM turns t
+WHERE t.session_id = %(session_id)s AND t.turn_index < %(before)s AND t.turn_index > %(after)s
+ORDER BY t.turn_index DESC LIMIT %(limit)s
+"""
+SELECT_HISTORY = HISTORY_ROWS
 # A turn starts with one read (session, room, busy flag, roster) and one write. The write allocates
 # `turn_index` by compare-and-set under the session row's lock (UPDATE ... WHERE turn_count = the
 # index read): gapless, and a concurrent start makes it match no row, which answers 409 (invariant 2).
 # The partial unique index "one running turn per session" backs this up in the schema.
-READ_SESSION = """
+READ_SESSION = (
+    """
 SELECT s.room_id, s.turn_count, r.current_mode, r.pending_mode, r.goal,
        EXISTS (SELECT 1 FROM turns t WHERE t.session_id = s.id AND t.status = 'running') AS busy,
        coalesce((SELECT jsonb_agg(jsonb_build_object('agent_key', a.agent_key, 'name', a.name,
                                                      'model', a.model_alias, 'role_prompt', a.role_prompt,
                                                      'position', a.position)
                                   ORDER BY a.position, a.agent_key COLLATE "C")
-                 FROM agents a WHERE a.room_id = s.room_id), '[]') AS roster
+                 FROM agents a WHERE a.room_id = s.room_id), '[]') AS roster,
+       (SELECT coalesce(jsonb_agg(jsonb_build_array(h.turn_index, h.user_message, h.answers)
+                                  ORDER BY h.turn_index DESC), '[]')
+        FROM ("""
+    + HISTORY_ROWS.strip()
+    + """) h) AS history
 FROM sessions s JOIN rooms r ON r.id = s.room_id
 WHERE s.id = %(session_id)s AND s.user_id = %(user_id)s AND r.deleted_at IS NULL
 """
+)
 ALLOCATE_TURN = """
 WITH bump AS (
     UPDATE sessions SET turn_count = turn_count + 1
@@ -76,16 +94,25 @@ SELECT t.id, t.user_id, t.room_id, t.session_id, t.turn_index, t.mode, t.user_me
        t.pricing_version, t.created_at
 FROM turns t JOIN rooms r ON r.id = t.room_id WHERE t.id = %(turn_id)s
 """
-SELECT_HISTORY = """
-SELECT t.turn_index, t.user_message,
-       coalesce((SELECT jsonb_agg(jsonb_build_array(st.agent_name, st.content) ORDER BY st.step_index)
-                 FROM turn_steps st
-                 WHERE st.turn_id = t.id AND st.status = 'completed' AND st.kind <> 'manager'), '[]') AS answers
-FROM turns t
-WHERE t.session_id = %(session_id)s AND t.turn_index < %(before)s AND t.turn_index > %(after)s
-ORDER BY t.turn_index DESC LIMIT %(limit)s
-"""
 HISTORY_CACHE_SESSIONS = 1000
+HISTORY_KEEP = 20  # turns of history a session keeps in the cache (the most a step reads)
+ALL_TURNS = 2**31 - 1
+
+
+class _SessionHistory(msgspec.Struct):
+    turns: list[HistoryTurn]  # newest first, at most HISTORY_KEEP
+    through: int  # complete for every turn before this index (the next turn's index)
+
+
+def _history_turns(rows: list[Any]) -> list[HistoryTurn]:
+    return [
+        HistoryTurn(
+            turn_index=index, user_message=message, answers=[(name or "agent", content) for name, content in answers]
+        )
+        for index, message, answers in rows
+    ]
+
+
 # The final mark and the turn's last events (its terminal one among them) in one statement; nothing is
 # written when the turn was already finished elsewhere.
 FINISH_TURN = """
@@ -180,7 +207,7 @@ class PostgresTurnStore:
         self._pool = pool
         # Turns before a new one are finished and never change, so a session's recent history is kept
         # here (newest first) and each turn reads only the turns that came since.
-        self._history: OrderedDict[UUID, list[HistoryTurn]] = OrderedDict()
+        self._history: OrderedDict[UUID, _SessionHistory] = OrderedDict()
 
     async def idempotent_turn(self, user_id: UUID, key: str) -> IdempotentTurn | None:
         async with self._pool.connection() as conn:
@@ -189,8 +216,15 @@ class PostgresTurnStore:
 
     async def begin_turn(self, new: NewTurn, plan: PlanFn) -> TurnContext:
         async with self._pool.connection() as conn:
-            cur = await conn.execute(READ_SESSION, {"session_id": new.session_id, "user_id": new.user_id})
-            session = await cur.fetchone()
+            cached = self._history.get(new.session_id)
+            read = {
+                "session_id": new.session_id,
+                "user_id": new.user_id,
+                "before": ALL_TURNS,
+                "after": cached.turns[0].turn_index if cached and cached.turns else -1,
+                "limit": HISTORY_KEEP,
+            }
+            session = await (await conn.execute(READ_SESSION, read)).fetchone()
             if session is None:
                 raise NotFound("No such session.")
             if session["busy"]:
@@ -225,6 +259,12 @@ class PostgresTurnStore:
                 raise TurnInProgress("Another turn of this session is still running.") from exc
             if cur.rowcount != 1:  # another turn took this index since the read
                 raise TurnInProgress("Another turn of this session is still running.")
+        # Every turn before this one is finished: the session's history is complete up to it.
+        # (The read fetched only the turns newer than the cached ones.)
+        if cached is None or cached.through <= session["turn_count"]:
+            known = cached.turns if cached else []
+            turns = (_history_turns(session["history"]) + known)[:HISTORY_KEEP]
+            self._remember(new.session_id, _SessionHistory(turns=turns, through=session["turn_count"]))
         return TurnContext(
             turn_id=new.turn_id,
             user_id=new.user_id,
@@ -261,31 +301,24 @@ class PostgresTurnStore:
         )
 
     async def history(self, session_id: UUID, before_index: int, limit: int) -> list[HistoryTurn]:
-        cached = self._history.get(session_id, [])
-        if cached and cached[0].turn_index >= before_index:
-            cached = []  # not the newest turn of its session: read it all
-        params = {
-            "session_id": session_id,
-            "before": before_index,
-            "limit": limit,
-            "after": cached[0].turn_index if cached else -1,
-        }
+        cached = self._history.get(session_id)
+        if cached is not None and cached.through == before_index and limit <= HISTORY_KEEP:
+            return cached.turns[:limit]  # read when this turn started, in the same round trip
+        after = cached.turns[0].turn_index if cached and cached.turns and cached.through <= before_index else -1
+        params = {"session_id": session_id, "before": before_index, "limit": limit, "after": after}
         async with self._pool.connection() as conn:
             rows = await (await conn.execute(SELECT_HISTORY, params)).fetchall()
-        fresh = [
-            HistoryTurn(
-                turn_index=r["turn_index"],
-                user_message=r["user_message"],
-                answers=[(name or "agent", content) for name, content in r["answers"]],
-            )
-            for r in rows
-        ]
-        history = (fresh + cached)[:limit]
+        known = cached.turns if after >= 0 and cached else []
+        turns = _history_turns([(r["turn_index"], r["user_message"], r["answers"]) for r in rows]) + known
+        if limit <= HISTORY_KEEP:
+            self._remember(session_id, _SessionHistory(turns=turns[:HISTORY_KEEP], through=before_index))
+        return turns[:limit]
+
+    def _remember(self, session_id: UUID, history: _SessionHistory) -> None:
         self._history[session_id] = history
         self._history.move_to_end(session_id)
         if len(self._history) > HISTORY_CACHE_SESSIONS:
             self._history.popitem(last=False)
-        return history
 
     async def finish_turn(
         self,

@@ -40,3 +40,31 @@ async def test_history_is_newest_first_bounded_and_the_cache_agrees(pool, databa
     assert await warm.history(session, 6, 4) == await cold.history(session, 6, 4)
     assert [h.turn_index for h in await warm.history(session, 6, 4)] == [5, 4, 3, 2]
     assert [h.turn_index for h in await warm.history(session, 2, 20)] == [1, 0]  # an older turn reads cold
+
+
+async def test_a_turn_start_brings_the_history_along(pool, database_url: str) -> None:
+    from datetime import UTC, datetime
+
+    from application.ports.turns import NewTurn
+    from domain.model import Mode
+    from domain.planning import plan_turn
+
+    ids = seed_session(database_url)
+    for index in range(2):
+        add_turn(database_url, ids, index)
+    warm = PostgresTurnStore(pool)
+    new = NewTurn(
+        turn_id=uuid4(),
+        user_id=ids[0],
+        session_id=ids[2],
+        message="go",
+        idempotency_key=None,
+        request_hash="h",
+        pricing_version="2026-02-20",
+        now=datetime.now(UTC),
+    )
+    context = await warm.begin_turn(new, lambda mode, roster: plan_turn(Mode(mode), roster, "go"))
+    assert context.turn_index == 2
+    served = await warm.history(ids[2], 2, 20)
+    assert served == await PostgresTurnStore(pool).history(ids[2], 2, 20)
+    assert [h.turn_index for h in served] == [1, 0]

@@ -42,4 +42,5 @@ def insert_turn(
             " '2026-02-20', now(), now())",
             (turn_id, session, user, room, index, status, f"message {index}"),
         )
+        conn.execute("UPDATE sessions SET turn_count = greatest(turn_count, %s) WHERE id = %s", (index + 1, session))
     return turn_id
