@@ -15,7 +15,7 @@ from application.ports.events import EventType, TurnEvent, TurnEventStore
 from application.ports.turns import TurnContext
 from domain.turns import PlannedStep, StepError, Turn, TurnStep
 
-FLUSH_EVERY_S = 0.05  # text deltas of a slow model reach readers at least this often
+FLUSH_EVERY_S = 0.1  # text deltas of a slow model reach readers at least this often
 
 
 class EventLog:
