@@ -28,6 +28,7 @@ from application.use_cases import catalog as catalog_uc
 from application.use_cases.execute_step import ExecuteStep
 from application.use_cases.publish_prices import PublishPrices
 from application.use_cases.recover_turns import RecoverTurns
+from application.use_cases.run_turn import RunTurn
 from application.use_cases.send_message import SendMessage
 from entrypoints.settings import Settings
 
@@ -143,15 +144,14 @@ class Container(containers.DeclarativeContainer):
 
     execute_step = providers.Factory(ExecuteStep, llm, catalog, pricing_store, turn_store, step_recorder, clock, ids)
     event_store = providers.Singleton(PostgresTurnEventStore, pool)
-    send_message = providers.Singleton(
-        SendMessage, turn_store, pricing_store, catalog, runner, execute_step.provider, event_store, clock, ids
-    )
+    run_turn = providers.Singleton(RunTurn, turn_store, runner, execute_step.provider, event_store, clock)
+    send_message = providers.Singleton(SendMessage, turn_store, pricing_store, catalog, run_turn, clock, ids)
     recover_turns = providers.Singleton(
         RecoverTurns,
         turn_store,
         step_recorder,
         pricing_store,
-        send_message,
+        run_turn,
         event_store,
         clock,
         ids,

@@ -11,7 +11,7 @@ from application.ports.clock import Clock, IdGenerator
 from application.ports.events import TurnEventStore
 from application.ports.pricing import PricingStore
 from application.ports.turns import StepRecorder, TurnContext, TurnStore
-from application.use_cases.send_message import SendMessage
+from application.use_cases.run_turn import RunTurn
 from domain.turns import StepError, TurnStatus
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ class RecoverTurns:
         turns: TurnStore,
         recorder: StepRecorder,
         pricing: PricingStore,
-        send: SendMessage,
+        run_turn: RunTurn,
         events: TurnEventStore,
         clock: Clock,
         ids: IdGenerator,
@@ -31,7 +31,7 @@ class RecoverTurns:
         stale_after_s: float,
         abandon_after_s: float,
     ) -> None:
-        self._turns, self._recorder, self._pricing, self._send = turns, recorder, pricing, send
+        self._turns, self._recorder, self._pricing, self._run_turn = turns, recorder, pricing, run_turn
         self._events = events
         self._clock, self._ids = clock, ids
         self._stale_after = timedelta(seconds=stale_after_s)
@@ -63,7 +63,7 @@ class RecoverTurns:
 
     async def resume(self, context: TurnContext) -> None:
         log.info("resuming interrupted turn", extra={"turn_id": str(context.turn_id)})
-        await self._send.run(context, resume=True)
+        await self._run_turn.execute(context, resume=True)
 
     async def _cancel_cut_calls(self, context: TurnContext) -> None:
         intents = await self._recorder.open_intents(context.turn_id)

@@ -1,29 +1,25 @@
-"""A user message starts a turn: snapshot the room, allocate the turn, run its steps, finish it."""
+"""A user message starts a turn: refuse what must be refused, snapshot the room, allocate the turn, run it."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 from collections.abc import Callable
-from datetime import datetime
 from uuid import UUID
 
 import msgspec
 
-from application.events import EventLog
-from application.log_context import turn_id_var
 from application.ports.catalog import ModelCatalog
 from application.ports.clock import Clock, IdGenerator
-from application.ports.events import TurnEvent, TurnEventStore
+from application.ports.events import TurnEvent
 from application.ports.pricing import PricingStore
-from application.ports.turns import NewTurn, TurnContext, TurnRunner, TurnStore
-from application.use_cases.execute_step import ExecuteStep
+from application.ports.turns import NewTurn, TurnContext, TurnStore
+from application.use_cases.run_turn import RunTurn
 from domain.budget import compute_budget, estimate_tokens
 from domain.errors import ContextBudgetExceeded, IdempotencyConflict, NotFound, TurnInProgress, ValidationFailed
 from domain.model import Mode
-from domain.outcome import turn_status
 from domain.planning import plan_turn
-from domain.turns import PlannedStep, RosterEntry, StepError, Turn, TurnStatus, TurnStep, TurnUsage
+from domain.turns import PlannedStep, RosterEntry, Turn, TurnStatus
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 50_000
@@ -35,29 +31,6 @@ class ModeNotAvailable(ValidationFailed):
 
 def request_hash(session_id: UUID, message: str) -> str:
     return hashlib.sha256(f"{session_id}\n{message}".encode()).hexdigest()
-
-
-def finished_turn(
-    context: TurnContext, status: TurnStatus, steps: list[TurnStep], llm_calls: int, completed_at: datetime
-) -> Turn:
-    usage = TurnUsage(
-        llm_calls=llm_calls,
-        input_tokens=sum(s.usage.input_tokens for s in steps),
-        output_tokens=sum(s.usage.output_tokens for s in steps),
-        credits=sum((s.usage.credits for s in steps), start=TurnUsage().credits),
-    )
-    return Turn(
-        id=context.turn_id,
-        session_id=context.session_id,
-        turn_index=context.turn_index,
-        mode=context.mode,
-        status=status,
-        user_message=context.user_message,
-        steps=steps,
-        usage=usage,
-        created_at=context.created_at,
-        completed_at=completed_at,
-    )
 
 
 class SentTurn:
@@ -78,14 +51,12 @@ class SendMessage:
         turns: TurnStore,
         pricing: PricingStore,
         catalog: ModelCatalog,
-        runner: TurnRunner,
-        execute_step: Callable[..., ExecuteStep],
-        events: TurnEventStore,
+        run_turn: RunTurn,
         clock: Clock,
         ids: IdGenerator,
     ) -> None:
-        self._turns, self._pricing, self._catalog, self._runner = turns, pricing, catalog, runner
-        self._execute_step, self._events, self._clock, self._ids = execute_step, events, clock, ids
+        self._turns, self._pricing, self._catalog, self._run_turn = turns, pricing, catalog, run_turn
+        self._clock, self._ids = clock, ids
 
     async def execute(
         self, user_id: UUID, session_id: UUID, message: str, idempotency_key: str | None = None
@@ -130,60 +101,7 @@ class SendMessage:
     async def run(
         self, context: TurnContext, *, resume: bool = False, listener: Callable[[TurnEvent], None] | None = None
     ) -> Turn:
-        """Run (or resume) the turn to its end and mark it; a crash of the runner fails the turn, not the server.
-
-        Its events are persisted as they happen (replayable by any process) and handed to `listener`.
-        """
-        turn_id_var.set(str(context.turn_id))
-        next_seq = await self._events.next_seq(context.turn_id) if resume else 1
-        events = EventLog(context, self._events, self._clock, next_seq, listener)
-        events.started()
-        executor = self._execute_step(resuming=resume, events=events)
-        try:
-            steps = await (self._runner.resume if resume else self._runner.run)(context, executor)
-        except Exception as exc:
-            log.exception("turn crashed")
-            error = StepError(code="internal_error", detail=f"The turn could not run: {type(exc).__name__}.")
-            events.turn_failed(error)
-            completed_at = self._clock.now()
-            await self._finish(context, TurnStatus.FAILED, error, events, completed_at)
-            return await self._read(context) or finished_turn(
-                context, TurnStatus.FAILED, [], executor.attempts, completed_at
-            )
-        status = turn_status(step.status for step in steps)
-        completed_at = self._clock.now()
-        if not resume:
-            # Every row of this turn was written by this executor: no need to read them back.
-            turn = finished_turn(context, status, steps, executor.attempts, completed_at)
-            events.turn_completed(turn)
-            await self._finish(context, status, None, events, completed_at)
-            return turn
-        # A resumed turn's totals include what the process before this one paid: read them back.
-        finished_here = await self._finish(context, status, None, events, completed_at)
-        turn = await self._read(context) or finished_turn(context, status, steps, executor.attempts, completed_at)
-        if finished_here:
-            events.turn_completed(turn)
-            await events.flush()
-        return turn
-
-    async def _finish(
-        self,
-        context: TurnContext,
-        status: TurnStatus,
-        error: StepError | None,
-        events: EventLog,
-        at: datetime,
-    ) -> bool:
-        pending = events.take()
-        if await self._turns.finish_turn(context.turn_id, status, at, error, pending):
-            events.settle(pending)
-            return True
-        events.discard()  # someone else finished it (and wrote its last events)
-        return False
-
-    async def _read(self, context: TurnContext) -> Turn | None:
-        """The stored turn; None when its room was deleted while it ran."""
-        return await self._turns.turn_of(context.user_id, context.turn_id)
+        return await self._run_turn.execute(context, resume=resume, listener=listener)
 
     def _plan(self, message: str) -> Callable[[Mode, list[RosterEntry]], list[PlannedStep]]:
         def plan(mode: Mode, roster: list[RosterEntry]) -> list[PlannedStep]:

@@ -19,6 +19,7 @@ from application.ports.llm import LlmAttempt, LlmRequest, LlmResult
 from application.use_cases import rooms
 from application.use_cases.execute_step import ExecuteStep
 from application.use_cases.recover_turns import RecoverTurns
+from application.use_cases.run_turn import RunTurn
 from application.use_cases.send_message import SendMessage
 from domain.errors import ContextBudgetExceeded, IdempotencyConflict, NoAgents, NoValidTag, TurnInProgress
 from domain.model import Mode
@@ -82,17 +83,24 @@ class TurnWorld(World):
             events=events,
         )
 
-    def send(self) -> SendMessage:
-        return SendMessage(
+    def run_turn(self) -> RunTurn:
+        return RunTurn(self.turns, SequentialTurnRunner(), self.executor, self.events, self.clock)
+
+    def recovery(self) -> RecoverTurns:
+        return RecoverTurns(
             self.turns,
+            self.recorder,
             self.pricing,
-            self.catalog,
-            SequentialTurnRunner(),
-            self.executor,
+            self.run_turn(),
             self.events,
             self.clock,
             self.ids,
+            stale_after_s=30,
+            abandon_after_s=3600,
         )
+
+    def send(self) -> SendMessage:
+        return SendMessage(self.turns, self.pricing, self.catalog, self.run_turn(), self.clock, self.ids)
 
     async def room_with(self, *keys: str, mode: Mode = Mode.MANUAL) -> tuple[UUID, UUID, UUID]:
         user = await self.new_user_id()
@@ -224,9 +232,7 @@ async def test_resume_does_not_call_committed_steps_again_and_cancels_cut_calls(
     )
     tw.llm.calls.clear()
     tw.clock.advance(120)
-    recover = RecoverTurns(
-        tw.turns, tw.recorder, tw.pricing, send, tw.events, tw.clock, tw.ids, stale_after_s=30, abandon_after_s=3600
-    )
+    recover = tw.recovery()
     claimed = await recover.claim()
     assert [(c.turn_id, resume) for c, resume in claimed] == [(context.turn_id, True)]
     await recover.resume(claimed[0][0])
@@ -244,9 +250,7 @@ async def test_turn_too_old_is_marked_failed_not_resumed(tw: TurnWorld) -> None:
     send = tw.send()
     context = (await send.start(user, session, "go")).context  # allocated, not run: as if the process died
     tw.clock.advance(7200)
-    recover = RecoverTurns(
-        tw.turns, tw.recorder, tw.pricing, send, tw.events, tw.clock, tw.ids, stale_after_s=30, abandon_after_s=3600
-    )
+    recover = tw.recovery()
     claimed = await recover.claim()
     assert [resume for _, resume in claimed] == [False]
     turn = await tw.turns.turn_of(user, context.turn_id)
@@ -286,17 +290,7 @@ async def test_a_crash_between_retries_loses_no_attempt(tw: TurnWorld) -> None:
     assert tw.data.ledger == [] and len(tw.data.intents) == 2
     tw.llm = ScriptedLlm()
     tw.clock.advance(60)
-    recover = RecoverTurns(
-        tw.turns,
-        tw.recorder,
-        tw.pricing,
-        tw.send(),
-        tw.events,
-        tw.clock,
-        tw.ids,
-        stale_after_s=30,
-        abandon_after_s=3600,
-    )
+    recover = tw.recovery()
     [(context, resume)] = await recover.claim()
     assert resume
     assert sorted(e.status for e in tw.data.ledger) == ["cancelled", "rate_limited"]
