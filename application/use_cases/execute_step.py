@@ -18,7 +18,6 @@ from application.ports.pricing import PricingStore
 from application.ports.turns import (
     CallIntent,
     ContextAudit,
-    HistoryTurn,
     LedgerEntry,
     StepRecorder,
     TurnContext,
@@ -72,7 +71,6 @@ class ExecuteStep:
         self._turns, self._recorder, self._clock, self._ids = turns, recorder, clock, ids
         self._resuming = resuming
         self._events = events
-        self._history: dict[UUID, list[HistoryTurn]] = {}
         self.attempts = 0  # ledger rows written by this executor
 
     async def __call__(self, turn: TurnContext, planned: PlannedStep, earlier: list[TurnStep]) -> TurnStep:
@@ -92,7 +90,8 @@ class ExecuteStep:
         spec = self._catalog.spec(agent.model)
         if spec is None:
             return await self._fail(turn, planned, "unknown_model", f"Model alias {agent.model!r} is not configured.")
-        history = await self._history_of(turn)
+        # The store keeps a session's history warm (it came with the turn's start): no read per step.
+        history = await self._turns.history(turn.session_id, turn.turn_index, HISTORY_TURNS)
         try:
             context = build_call_context(turn, agent, spec, earlier, history)
         except ContextBudgetExceeded as exc:
@@ -165,11 +164,6 @@ class ExecuteStep:
                 },
             )
         return await self._commit(turn, step, entries, now, audit)
-
-    async def _history_of(self, turn: TurnContext) -> list[HistoryTurn]:
-        if turn.turn_id not in self._history:
-            self._history[turn.turn_id] = await self._turns.history(turn.session_id, turn.turn_index, HISTORY_TURNS)
-        return self._history[turn.turn_id]
 
     async def _fail(self, turn: TurnContext, planned: PlannedStep, code: str, detail: str) -> TurnStep:
         step = TurnStep(

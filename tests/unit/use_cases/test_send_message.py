@@ -318,3 +318,12 @@ async def test_an_alias_removed_from_the_configuration_fails_only_its_step(tw: T
         ("step_completed", 1),
         ("turn_completed", None),
     ]
+
+
+async def test_repeating_a_key_while_its_turn_runs_is_turn_in_progress(tw: TurnWorld) -> None:
+    user, _, session = await tw.room_with("ada")
+    started = await tw.send().start(user, session, "@ada hi", "key-running")
+    assert started.context is not None  # allocated, still running
+    with pytest.raises(TurnInProgress):
+        await tw.send().execute(user, session, "@ada hi", "key-running")
+    assert tw.llm.calls == []
