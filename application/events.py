@@ -10,6 +10,7 @@ from uuid import UUID
 
 import msgspec
 
+from application.errors import StoreUnavailable
 from application.ports.clock import Clock
 from application.ports.events import EventType, TurnEvent, TurnEventStore
 from application.ports.turns import TurnContext
@@ -61,11 +62,18 @@ class EventLog:
         else:
             self._add("step_delta", {"index": index, "text": text})
         if time.monotonic() - self._last_flush >= FLUSH_EVERY_S:
-            await self.flush()
+            try:
+                await self.flush()
+            except StoreUnavailable:
+                # The text stays pending and goes out with the next write that succeeds (the step's
+                # commit waits for the database); the provider's stream is not interrupted for it.
+                self._last_flush = time.monotonic()
 
     def retract_deltas(self, index: int) -> bool:
-        """Drop the step's text not yet shown to anyone; False when some of it was (see FLUSH_EVERY_S)."""
-        if self._shown_deltas_of == index:
+        """Drop the step's text not yet shown to anyone; False when some of it was (see FLUSH_EVERY_S)
+        or may have been (a write carrying it failed in a way that may have stored it)."""
+        frozen = self._pending[: self._taken]
+        if self._shown_deltas_of == index or any(k == "step_delta" and d["index"] == index for k, d in frozen):
             return False
         keep = self._pending[: self._taken]
         keep += [(k, d) for k, d in self._pending[self._taken :] if not (k == "step_delta" and d["index"] == index)]
@@ -91,7 +99,11 @@ class EventLog:
         self._add("turn_failed", {"error": msgspec.to_builtins(error)})
 
     def take(self) -> list[TurnEvent]:
-        """Number the pending events for a write that persists them with other rows (see `settle`)."""
+        """Number the pending events for a write that persists them with other rows (see `settle`).
+
+        Taken events stay frozen until settled or discarded, also when their write fails: it may have
+        stored them, so a later write must carry exactly the same rows (the store ignores duplicates).
+        """
         events = []
         self._taken = len(self._pending)
         for offset, (kind, data) in enumerate(self._pending):
@@ -111,10 +123,6 @@ class EventLog:
         if self._listener is not None:
             for event in events:
                 self._listener(event)
-
-    def release(self) -> None:
-        """The write carrying the taken events did not happen: they stay pending."""
-        self._taken = 0
 
     def discard(self) -> None:
         """The taken events describe work that someone else had already recorded: forget them."""

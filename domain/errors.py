@@ -1,4 +1,5 @@
-"""Domain errors. Each carries the stable `code` of API.md; entrypoints map codes to statuses."""
+"""Domain errors. Each carries a stable `code` (docs/http-api.md); the HTTP layer maps each class to a
+status through one table (entrypoints/http/errors.py), and a test checks that no class is missing."""
 
 from __future__ import annotations
 
@@ -58,3 +59,11 @@ class NoAgents(DomainError):
 
 class ContextBudgetExceeded(DomainError):
     code = "context_budget_exceeded"
+
+
+class TooManyAgents(DomainError):
+    code = "too_many_agents"
+
+
+class ModeNotAvailable(DomainError):
+    code = "mode_not_available"

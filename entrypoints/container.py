@@ -14,6 +14,7 @@ from adapters.llm.router import LlmRouter, build_llm_clients
 from adapters.postgres.agents import PostgresAgentStore
 from adapters.postgres.checkpointer import open_checkpointer
 from adapters.postgres.events import PostgresTurnEventStore
+from adapters.postgres.health import DatabaseHealth
 from adapters.postgres.ledger import PostgresUsageLedger
 from adapters.postgres.pool import make_pool
 from adapters.postgres.pricing import PostgresPricingStore
@@ -23,6 +24,7 @@ from adapters.postgres.steps import PostgresStepRecorder
 from adapters.postgres.turns import PostgresTurnStore
 from adapters.postgres.users import PostgresUserStore
 from adapters.system import RandomIds, SystemClock
+from application.patience import Patience
 from application.use_cases import agents, rooms, sessions, turn_events, turns, usage, users
 from application.use_cases import catalog as catalog_uc
 from application.use_cases.execute_step import ExecuteStep
@@ -33,8 +35,8 @@ from application.use_cases.send_message import SendMessage
 from entrypoints.settings import Settings
 
 
-async def open_pool(database_url: str, max_size: int) -> AsyncIterator[AsyncConnectionPool]:
-    pool = make_pool(database_url, max_size=max_size)
+async def open_pool(database_url: str, max_size: int, wait_s: float) -> AsyncIterator[AsyncConnectionPool]:
+    pool = make_pool(database_url, max_size=max_size, wait_s=wait_s)
     await pool.open(wait=True, timeout=30)
     try:
         yield pool
@@ -96,7 +98,8 @@ class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     database_url = providers.Dependency(instance_of=str)
 
-    pool = providers.Resource(open_pool, database_url, settings.provided.db_pool_max)
+    pool = providers.Resource(open_pool, database_url, settings.provided.db_pool_max, settings.provided.db_pool_wait_s)
+    db_health = providers.Singleton(DatabaseHealth, pool)
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(RandomIds)
     catalog = providers.Singleton(load_catalog, settings.provided.config_path, providers.Object(os.environ))
@@ -142,19 +145,29 @@ class Container(containers.DeclarativeContainer):
     # Price overrides of the TOML config -> a new pricing version, published once at app start (app.py lifespan).
     publish_prices = providers.Singleton(PublishPrices, pricing_store, catalog, clock)
 
-    execute_step = providers.Factory(ExecuteStep, llm, catalog, pricing_store, turn_store, step_recorder, clock, ids)
+    patience = providers.Singleton(Patience, settings.provided.turn_db_patience_s)
+    execute_step = providers.Factory(
+        ExecuteStep, llm, catalog, pricing_store, turn_store, step_recorder, clock, ids, patience
+    )
     event_store = providers.Singleton(PostgresTurnEventStore, pool)
-    run_turn = providers.Singleton(RunTurn, turn_store, runner, execute_step.provider, event_store, clock)
+    run_turn = providers.Singleton(
+        RunTurn,
+        turn_store,
+        runner,
+        execute_step.provider,
+        event_store,
+        step_recorder,
+        pricing_store,
+        patience,
+        clock,
+        ids,
+    )
     send_message = providers.Singleton(SendMessage, turn_store, pricing_store, catalog, run_turn, clock, ids)
     recover_turns = providers.Singleton(
         RecoverTurns,
         turn_store,
-        step_recorder,
-        pricing_store,
         run_turn,
-        event_store,
         clock,
-        ids,
         stale_after_s=settings.provided.turn_stale_after_s,
         abandon_after_s=settings.provided.turn_abandon_after_s,
     )

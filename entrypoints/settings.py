@@ -32,6 +32,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # LangGraph durability of a turn's graph run; see adapters/langgraph/runner.py.
     turn_durability: str = "exit"
     db_pool_max: int = 20
+    # The longest a request waits for a free database connection before it is answered 503.
+    db_pool_wait_s: float = 2.0
+    # How long a running turn waits for an unavailable database before leaving the turn to recovery.
+    turn_db_patience_s: float = 120.0
     workers: int = 1
 
 
@@ -80,6 +84,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "PANTHEON_SIM_SLOW_CHUNK_DELAY_S", get("PANTHEON_SIM_SLOW_CHUNK_DELAY_S", "0.15"), float
         ),
         db_pool_max=int(_number("PANTHEON_DB_POOL_MAX", get("PANTHEON_DB_POOL_MAX", "20"), int)),
+        db_pool_wait_s=_number("PANTHEON_DB_POOL_WAIT_S", get("PANTHEON_DB_POOL_WAIT_S", "2"), float),
+        turn_db_patience_s=_number("PANTHEON_TURN_DB_PATIENCE_S", get("PANTHEON_TURN_DB_PATIENCE_S", "120"), float),
         workers=max(1, int(_number("PANTHEON_WORKERS", get("PANTHEON_WORKERS", "1"), int))),
         turn_durability=_choice("PANTHEON_TURN_DURABILITY", get("PANTHEON_TURN_DURABILITY", "exit"), DURABILITIES),
     )

@@ -8,9 +8,11 @@ import logging
 from typing import Any
 
 from adapters.postgres.checkpointer import prune_finished_threads
+from application.errors import StoreUnavailable
 from entrypoints.logs import turn_id_var
 
 log = logging.getLogger("pantheon.turns")
+OUTAGE_RETRY_S = 0.5
 
 
 class TurnSupervisor:
@@ -36,12 +38,11 @@ class TurnSupervisor:
 
     async def adopt_stale_turns(self) -> int:
         recover = self._container.recover_turns()
-        claimed = await recover.claim()
-        for context, resume in claimed:
-            if resume:
-                task = asyncio.create_task(self._resume(recover, context), name=f"resume-{context.turn_id}")
-                self._resuming.add(task)
-                task.add_done_callback(self._resuming.discard)
+        claimed = await recover.claim(running_here=set(self._container.run_turn().running_here()))
+        for context in claimed:
+            task = asyncio.create_task(self._resume(recover, context), name=f"resume-{context.turn_id}")
+            self._resuming.add(task)
+            task.add_done_callback(self._resuming.discard)
         return len(claimed)
 
     async def _resume(self, recover: Any, context: Any) -> None:
@@ -54,12 +55,19 @@ class TurnSupervisor:
             turn_id_var.reset(token)
 
     async def _loop(self) -> None:
+        interval = self._interval
         while True:
-            await asyncio.sleep(self._interval)
+            await asyncio.sleep(interval)
             try:
-                runner = self._container.runner()
-                await self._container.turn_store().heartbeat(runner.active_turn_ids(), self._container.clock().now())
+                running = self._container.run_turn().running_here()
+                await self._container.turn_store().heartbeat(running, self._container.clock().now())
                 await self.adopt_stale_turns()
                 await prune_finished_threads(self._container.pool())
+            except StoreUnavailable:
+                # Heartbeat again as soon as the database is back, before other processes see our turns as stale.
+                log.warning("turn supervisor: database unavailable")
+                interval = min(self._interval, OUTAGE_RETRY_S)
+                continue
             except Exception:
                 log.exception("turn supervisor round failed")
+            interval = self._interval

@@ -48,9 +48,6 @@ class LangGraphTurnRunner:
         # What a node needs but must not be checkpointed: the turn snapshot and the step executor.
         self._active: dict[str, tuple[TurnContext, StepExecutor]] = {}
 
-    def active_turn_ids(self) -> list[UUID]:
-        return [UUID(t) for t in self._active]
-
     async def run(self, turn: TurnContext, execute_step: StepExecutor) -> list[TurnStep]:
         return await self._invoke(turn, execute_step, {"steps": []})
 

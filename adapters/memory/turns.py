@@ -52,7 +52,9 @@ class MemoryTurnLedger:
     def add_events(self, turn_id: UUID, events: list[TurnEvent]) -> None:
         stored = self.events.setdefault(turn_id, [])
         for event in events:
-            if event.seq != len(stored) + 1:  # the primary key (turn_id, seq) of the real table
+            if event.seq <= len(stored):
+                continue  # already there: a retried write (ON CONFLICT DO NOTHING in the real table)
+            if event.seq != len(stored) + 1:  # the primary key (turn_id, seq) leaves no gap
                 raise ValueError(f"event seq {event.seq} after {len(stored)}")
             stored.append(event)
 

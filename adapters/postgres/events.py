@@ -12,12 +12,14 @@ from application.ports.events import TurnEvent
 
 _json = msgspec.json.Encoder()
 
-# Used on its own for a batch of text deltas, and inside the step and finish statements (as a CTE).
-EVENTS_FROM_JSON = """
+# A write that failed mid-statement may have landed; the turn then writes the very same events again
+# (they stay frozen, see EventLog.take), so a row already there is skipped rather than refused.
+INSERT_EVENTS = """
+INSERT INTO turn_events (turn_id, seq, type, payload, created_at)
 SELECT %(turn_id)s::uuid, e.seq, e.type, e.data, %(at)s
 FROM jsonb_to_recordset(%(events)s::jsonb) AS e(seq integer, type text, data jsonb)
+ON CONFLICT (turn_id, seq) DO NOTHING
 """
-INSERT_EVENTS = "INSERT INTO turn_events (turn_id, seq, type, payload, created_at)" + EVENTS_FROM_JSON
 NEXT_SEQ = "SELECT coalesce(max(seq), 0) + 1 AS seq FROM turn_events WHERE turn_id = %(turn_id)s"
 SELECT_EVENTS = """
 SELECT t.id IS NOT NULL AS found, e.seq, e.type, e.payload

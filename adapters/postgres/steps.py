@@ -66,6 +66,7 @@ WITH step AS (
     INSERT INTO turn_events (turn_id, seq, type, payload, created_at)
     SELECT %(turn_id)s, e.seq, e.type, e.data, %(at)s
     FROM jsonb_to_recordset(%(events)s::jsonb) AS e(seq integer, type text, data jsonb)
+    ON CONFLICT (turn_id, seq) DO NOTHING
 )
 UPDATE turns SET heartbeat_at = %(at)s WHERE id = %(turn_id)s AND status = 'running'
 """

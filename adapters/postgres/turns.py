@@ -8,10 +8,11 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from psycopg import errors
+from psycopg import OperationalError, errors
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.postgres.events import events_json
+from application.errors import StoreUnavailable
 from application.ports.events import TurnEvent
 from application.ports.turns import (
     HistoryTurn,
@@ -124,6 +125,7 @@ WITH finished AS (
     INSERT INTO turn_events (turn_id, seq, type, payload, created_at)
     SELECT f.id, e.seq, e.type, e.data, %(at)s
     FROM finished f, jsonb_to_recordset(%(events)s::jsonb) AS e(seq integer, type text, data jsonb)
+    ON CONFLICT (turn_id, seq) DO NOTHING
 )
 SELECT count(*) AS finished FROM finished
 """
@@ -224,7 +226,10 @@ class PostgresTurnStore:
                 "after": cached.turns[0].turn_index if cached and cached.turns else -1,
                 "limit": HISTORY_KEEP,
             }
-            session = await (await conn.execute(READ_SESSION, read)).fetchone()
+            try:
+                session = await (await conn.execute(READ_SESSION, read)).fetchone()
+            except OperationalError as exc:  # only a read had been sent: certainly no turn
+                raise StoreUnavailable(f"the database failed: {type(exc).__name__}", maybe_written=False) from exc
             if session is None:
                 raise NotFound("No such session.")
             if session["busy"]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import TypeVar
 from uuid import UUID
 
 import msgspec
@@ -11,6 +13,7 @@ import msgspec
 from application.context import build_call_context
 from application.events import EventLog
 from application.ledger import attempt_entry, step_usage
+from application.patience import Patience
 from application.ports.catalog import ModelCatalog
 from application.ports.clock import Clock, IdGenerator
 from application.ports.llm import DeltaSink, LlmAttempt, LlmClient, LlmRequest
@@ -27,6 +30,7 @@ from domain.errors import ContextBudgetExceeded
 from domain.turns import PlannedStep, StepError, StepStatus, StepUsage, TurnStep
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 HISTORY_TURNS = 20  # never read more: the cost of a turn must not grow with the session's length
 
 
@@ -35,19 +39,27 @@ class IntentLog:
     so that a crash at any point leaves a trace of every attempt that may have been paid for."""
 
     def __init__(
-        self, recorder: StepRecorder, clock: Clock, template: CallIntent, events: EventLog | None = None
+        self,
+        recorder: StepRecorder,
+        clock: Clock,
+        template: CallIntent,
+        durable: Callable[[Callable[[], Awaitable[None]]], Awaitable[None]],
+        events: EventLog | None = None,
     ) -> None:
         self._recorder, self._clock, self.template, self._events = recorder, clock, template, events
+        self._durable = durable
         self.started: dict[str, datetime] = {}
 
     async def attempt_started(self, call_id: str) -> None:
         at = self.started.setdefault(call_id, self._clock.now())
-        await self._recorder.record_intent(msgspec.structs.replace(self.template, call_id=UUID(call_id), started_at=at))
+        intent = msgspec.structs.replace(self.template, call_id=UUID(call_id), started_at=at)
+        # No call is sent before its intent is stored: while the database is down, the call waits.
+        await self._durable(lambda: self._recorder.record_intent(intent))
 
     async def attempt_finished(self, attempt: LlmAttempt) -> None:
         # A success is committed with its step right away; only a failure waits for a retry.
         if attempt.status != "success":
-            await self._recorder.settle_intent(UUID(attempt.call_id), attempt)
+            await self._durable(lambda: self._recorder.settle_intent(UUID(attempt.call_id), attempt))
 
     async def retract_deltas(self) -> bool:
         return self._events is None or self._events.retract_deltas(self.template.step_index)
@@ -63,19 +75,25 @@ class ExecuteStep:
         recorder: StepRecorder,
         clock: Clock,
         ids: IdGenerator,
+        patience: Patience,
         *,
         resuming: bool = False,
         events: EventLog | None = None,
+        on_pause: Callable[[], None] | None = None,
     ) -> None:
         self._llm, self._catalog, self._pricing = llm, catalog, pricing
         self._turns, self._recorder, self._clock, self._ids = turns, recorder, clock, ids
+        self._patience, self._on_pause = patience, on_pause
         self._resuming = resuming
         self._events = events
         self.attempts = 0  # ledger rows written by this executor
 
+    async def _durable(self, operation: Callable[[], Awaitable[T]]) -> T:
+        return await self._patience.retry(operation, self._on_pause)
+
     async def __call__(self, turn: TurnContext, planned: PlannedStep, earlier: list[TurnStep]) -> TurnStep:
         if self._resuming:
-            done = await self._recorder.committed_step(turn.turn_id, planned.index)
+            done = await self._durable(lambda: self._recorder.committed_step(turn.turn_id, planned.index))
             if done is not None:  # committed before a crash: never call (and bill) it again
                 return done
         on_delta: DeltaSink | None = None
@@ -89,13 +107,13 @@ class ExecuteStep:
         agent = planned.agent
         spec = self._catalog.spec(agent.model)
         if spec is None:
-            return await self._fail(turn, planned, "unknown_model", f"Model alias {agent.model!r} is not configured.")
+            return await self.fail(turn, planned, "unknown_model", f"Model alias {agent.model!r} is not configured.")
         # The store keeps a session's history warm (it came with the turn's start): no read per step.
-        history = await self._turns.history(turn.session_id, turn.turn_index, HISTORY_TURNS)
+        history = await self._durable(lambda: self._turns.history(turn.session_id, turn.turn_index, HISTORY_TURNS))
         try:
             context = build_call_context(turn, agent, spec, earlier, history)
         except ContextBudgetExceeded as exc:
-            return await self._fail(turn, planned, exc.code, exc.detail)
+            return await self.fail(turn, planned, exc.code, exc.detail)
         audit = None
         if not earlier:  # one audit row per turn, from its first step's context, committed with that step
             audit = ContextAudit(
@@ -120,11 +138,12 @@ class ExecuteStep:
                 estimated_input_tokens=context.estimated_tokens,
                 started_at=self._clock.now(),
             ),
+            self._durable,
             self._events,
         )
         request = LlmRequest(model=spec, messages=context.messages, first_call_id=str(log_.template.call_id))
         result = await self._llm.stream(request, on_delta, log_)
-        pricing = await self._pricing.pricing_version(turn.pricing_version)
+        pricing = await self._durable(lambda: self._pricing.pricing_version(turn.pricing_version))
         assert pricing is not None, "a turn always names a published pricing version"
         now = self._clock.now()
         # Each row is dated when its attempt was sent, so a step's retries list in the order they happened.
@@ -165,7 +184,8 @@ class ExecuteStep:
             )
         return await self._commit(turn, step, entries, now, audit)
 
-    async def _fail(self, turn: TurnContext, planned: PlannedStep, code: str, detail: str) -> TurnStep:
+    async def fail(self, turn: TurnContext, planned: PlannedStep, code: str, detail: str) -> TurnStep:
+        """Record the step as failed without calling its model."""
         step = TurnStep(
             index=planned.index,
             kind=planned.kind,
@@ -191,13 +211,14 @@ class ExecuteStep:
         if self._events is not None:
             self._events.step_completed(step)
             pending = self._events.take()
-        if await self._recorder.commit_step(turn.turn_id, step, entries, now, audit, pending):
+        # The answer is paid for and only memory holds it: wait for the database rather than lose it.
+        if await self._durable(lambda: self._recorder.commit_step(turn.turn_id, step, entries, now, audit, pending)):
             self.attempts += len(entries)
             if self._events is not None:
                 self._events.settle(pending)
             return step
         if self._events is not None:
             self._events.discard()  # another run had recorded this step (and its events) already
-        stored = await self._recorder.committed_step(turn.turn_id, step.index)
+        stored = await self._durable(lambda: self._recorder.committed_step(turn.turn_id, step.index))
         assert stored is not None
         return stored

@@ -1,18 +1,16 @@
-"""Turns left `running` by a dead process: resume them, or fail them when too old (invariant 3)."""
+"""Turns left `running` by a dead process: resume them, or end them when too old (invariant 3)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import timedelta
+from uuid import UUID
 
-from application.events import EventLog
-from application.ledger import recovered_entry
-from application.ports.clock import Clock, IdGenerator
-from application.ports.events import TurnEventStore
-from application.ports.pricing import PricingStore
-from application.ports.turns import StepRecorder, TurnContext, TurnStore
+from application.ports.clock import Clock
+from application.ports.turns import TurnContext, TurnStore
 from application.use_cases.run_turn import RunTurn
-from domain.turns import StepError, TurnStatus
+from domain.turns import StepError
 
 log = logging.getLogger(__name__)
 
@@ -21,57 +19,43 @@ class RecoverTurns:
     def __init__(
         self,
         turns: TurnStore,
-        recorder: StepRecorder,
-        pricing: PricingStore,
         run_turn: RunTurn,
-        events: TurnEventStore,
         clock: Clock,
-        ids: IdGenerator,
         *,
         stale_after_s: float,
         abandon_after_s: float,
     ) -> None:
-        self._turns, self._recorder, self._pricing, self._run_turn = turns, recorder, pricing, run_turn
-        self._events = events
-        self._clock, self._ids = clock, ids
+        self._turns, self._run_turn, self._clock = turns, run_turn, clock
         self._stale_after = timedelta(seconds=stale_after_s)
         self._abandon_after = timedelta(seconds=abandon_after_s)
 
-    async def claim(self) -> list[tuple[TurnContext, bool]]:
-        """Claim every stale turn; returns (turn, resume?) pairs: resume False means it was failed."""
+    async def claim(self, running_here: Collection[UUID] = ()) -> list[TurnContext]:
+        """Claim every stale turn that this process is not running itself; returns the turns to resume.
+
+        Calls cut by the dead process become ledger rows first. A turn too old to resume is ended by
+        the partial-failure rule instead (its completed steps stand) and is not returned.
+        """
         now = self._clock.now()
-        claimed: list[tuple[TurnContext, bool]] = []
+        claimed: list[TurnContext] = []
         for stale in await self._turns.stale_turns(now - self._stale_after):
+            if stale.turn_id in running_here:
+                continue  # ours, paused by a database outage: it carries on by itself
             if not await self._turns.claim_turn(stale.turn_id, stale.heartbeat_at, now):
                 continue  # another process got it first
             context = await self._turns.context_of(stale.turn_id)
             if context is None:
                 continue
-            await self._cancel_cut_calls(context)
             if now - stale.created_at > self._abandon_after:
                 error = StepError(
                     code="turn_abandoned", detail="The server running this turn stopped and it was too old to resume."
                 )
-                events = EventLog(context, self._events, self._clock, await self._events.next_seq(context.turn_id))
-                events.turn_failed(error)
-                await self._turns.finish_turn(context.turn_id, TurnStatus.FAILED, now, error, events.take())
-                log.warning("abandoned turn marked failed", extra={"turn_id": str(context.turn_id)})
-                claimed.append((context, False))
-            else:
-                claimed.append((context, True))
+                await self._run_turn.close_out(context, error)
+                log.warning("abandoned turn ended", extra={"turn_id": str(context.turn_id)})
+                continue
+            await self._run_turn.cancel_cut_calls(context)
+            claimed.append(context)
         return claimed
 
     async def resume(self, context: TurnContext) -> None:
         log.info("resuming interrupted turn", extra={"turn_id": str(context.turn_id)})
         await self._run_turn.execute(context, resume=True)
-
-    async def _cancel_cut_calls(self, context: TurnContext) -> None:
-        intents = await self._recorder.open_intents(context.turn_id)
-        if not intents:
-            return
-        pricing = await self._pricing.pricing_version(context.pricing_version)
-        assert pricing is not None
-        now = self._clock.now()
-        await self._recorder.cancel_intents(
-            context.turn_id, [recovered_entry(context, i, pricing, self._ids.new_id(), now) for i in intents]
-        )

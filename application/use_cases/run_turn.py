@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import TypeVar
+from uuid import UUID
 
+from application.errors import StoreUnavailable
 from application.events import EventLog
+from application.ledger import recovered_entry
 from application.log_context import turn_id_var
-from application.ports.clock import Clock
+from application.patience import Patience
+from application.ports.clock import Clock, IdGenerator
 from application.ports.events import TurnEvent, TurnEventStore
-from application.ports.turns import TurnContext, TurnRunner, TurnStore
+from application.ports.pricing import PricingStore
+from application.ports.turns import StepRecorder, TurnContext, TurnRunner, TurnStore
 from application.use_cases.execute_step import ExecuteStep
 from domain.outcome import turn_status
 from domain.turns import StepError, Turn, TurnStatus, TurnStep, TurnUsage
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def finished_turn(
@@ -48,53 +55,143 @@ class RunTurn:
         runner: TurnRunner,
         execute_step: Callable[..., ExecuteStep],
         events: TurnEventStore,
+        recorder: StepRecorder,
+        pricing: PricingStore,
+        patience: Patience,
         clock: Clock,
+        ids: IdGenerator,
     ) -> None:
-        self._turns, self._runner, self._execute_step, self._events, self._clock = (
-            turns,
-            runner,
-            execute_step,
-            events,
-            clock,
-        )
+        self._turns, self._runner, self._execute_step, self._events = turns, runner, execute_step, events
+        self._recorder, self._pricing, self._patience = recorder, pricing, patience
+        self._clock, self._ids = clock, ids
+        self._running: set[UUID] = set()  # turns this process is running (paused ones included)
+
+    def running_here(self) -> list[UUID]:
+        """The turns this process answers for: it heartbeats them, and nobody else may adopt them."""
+        return list(self._running)
 
     async def execute(
-        self, context: TurnContext, *, resume: bool = False, listener: Callable[[TurnEvent], None] | None = None
+        self,
+        context: TurnContext,
+        *,
+        resume: bool = False,
+        listener: Callable[[TurnEvent], None] | None = None,
+        on_pause: Callable[[], None] | None = None,
     ) -> Turn:
-        """Run (or resume) the turn to its end and mark it; a crash of the runner fails the turn, not the server.
+        """Run (or resume) the turn to its end and mark it. Its events are persisted as they happen
+        (replayable by any process) and handed to `listener`; `on_pause` is told when the turn starts
+        waiting for the database.
 
-        Its events are persisted as they happen (replayable by any process) and handed to `listener`.
+        A crash of the runner ends the turn by the partial-failure rule, never the server. A database
+        outage longer than the turn's patience raises StoreUnavailable and leaves the turn `running`,
+        for whichever process recovers it once the database is back.
         """
         turn_id_var.set(str(context.turn_id))
-        next_seq = await self._events.next_seq(context.turn_id) if resume else 1
+        self._running.add(context.turn_id)
+        try:
+            return await self._execute(context, resume, listener, on_pause)
+        finally:
+            self._running.discard(context.turn_id)
+
+    async def _execute(
+        self,
+        context: TurnContext,
+        resume: bool,
+        listener: Callable[[TurnEvent], None] | None,
+        on_pause: Callable[[], None] | None,
+    ) -> Turn:
+        async def durable(operation: Callable[[], Awaitable[T]]) -> T:
+            return await self._patience.retry(operation, on_pause)
+
+        next_seq = await durable(lambda: self._events.next_seq(context.turn_id)) if resume else 1
         events = EventLog(context, self._events, self._clock, next_seq, listener)
         events.started()
-        executor = self._execute_step(resuming=resume, events=events)
+        executor = self._execute_step(resuming=resume, events=events, on_pause=on_pause)
         try:
             steps = await (self._runner.resume if resume else self._runner.run)(context, executor)
+        except StoreUnavailable:
+            log.error("the database stayed unavailable: the turn is left running, for recovery")
+            raise
         except Exception as exc:
             log.exception("turn crashed")
             error = StepError(code="internal_error", detail=f"The turn could not run: {type(exc).__name__}.")
-            events.turn_failed(error)
-            completed_at = self._clock.now()
-            await self._finish(context, TurnStatus.FAILED, error, events, completed_at)
-            return await self._read(context) or finished_turn(
-                context, TurnStatus.FAILED, [], executor.attempts, completed_at
-            )
+            return await self._close_out(context, events, executor, error, durable)
         status = turn_status(step.status for step in steps)
         completed_at = self._clock.now()
         if not resume:
             # Every row of this turn was written by this executor: no need to read them back.
             turn = finished_turn(context, status, steps, executor.attempts, completed_at)
             events.turn_completed(turn)
-            await self._finish(context, status, None, events, completed_at)
+            await durable(lambda: self._finish(context, status, None, events, completed_at))
             return turn
+        return await self._finish_resumed(context, status, events, steps, executor.attempts, durable)
+
+    async def close_out(self, context: TurnContext, error: StepError) -> Turn:
+        """End a turn that cannot run on (abandoned after a crash), by the partial-failure rule."""
+
+        async def durable(operation: Callable[[], Awaitable[T]]) -> T:
+            return await self._patience.retry(operation)
+
+        next_seq = await durable(lambda: self._events.next_seq(context.turn_id))
+        events = EventLog(context, self._events, self._clock, next_seq)
+        return await self._close_out(context, events, self._execute_step(resuming=True, events=events), error, durable)
+
+    async def cancel_cut_calls(self, context: TurnContext) -> None:
+        """Give every call attempt that was in flight when the turn stopped its ledger row (invariant 1)."""
+        intents = await self._patience.retry(lambda: self._recorder.open_intents(context.turn_id))
+        if not intents:
+            return
+        pricing = await self._patience.retry(lambda: self._pricing.pricing_version(context.pricing_version))
+        assert pricing is not None
+        now = self._clock.now()
+        entries = [recovered_entry(context, i, pricing, self._ids.new_id(), now) for i in intents]
+        await self._patience.retry(lambda: self._recorder.cancel_intents(context.turn_id, entries))
+
+    async def _close_out(
+        self,
+        context: TurnContext,
+        events: EventLog,
+        executor: ExecuteStep,
+        error: StepError,
+        durable: Callable[[Callable[[], Awaitable[object]]], Awaitable[object]],
+    ) -> Turn:
+        """Steps that completed keep the turn alive: the planned steps that never ran are recorded as
+        failed with `error` and the turn ends by the partial-failure rule. A turn with no step at all
+        could not run: it ends `failed`, with `turn_failed`."""
+        await self.cancel_cut_calls(context)
+        stored = await self._read(context)
+        done = {step.index: step for step in stored.steps} if stored else {}
+        completed_at = self._clock.now()
+        if not done:
+            events.turn_failed(error)
+            await durable(lambda: self._finish(context, TurnStatus.FAILED, error, events, completed_at))
+            return await self._read(context) or finished_turn(
+                context, TurnStatus.FAILED, [], executor.attempts, completed_at
+            )
+        steps = []
+        for planned in context.plan:
+            if planned.index not in done:
+                events.step_started(planned)  # a repeated step_started restarts that step (see README, Events)
+            steps.append(done.get(planned.index) or await executor.fail(context, planned, error.code, error.detail))
+        status = turn_status(step.status for step in steps)
+        return await self._finish_resumed(context, status, events, steps, executor.attempts, durable)
+
+    async def _finish_resumed(
+        self,
+        context: TurnContext,
+        status: TurnStatus,
+        events: EventLog,
+        steps: list[TurnStep],
+        attempts: int,
+        durable: Callable[[Callable[[], Awaitable[object]]], Awaitable[object]],
+    ) -> Turn:
         # A resumed turn's totals include what the process before this one paid: read them back.
-        finished_here = await self._finish(context, status, None, events, completed_at)
-        turn = await self._read(context) or finished_turn(context, status, steps, executor.attempts, completed_at)
+        completed_at = self._clock.now()
+        finished_here = await durable(lambda: self._finish(context, status, None, events, completed_at))
+        turn = await self._read(context) or finished_turn(context, status, steps, attempts, completed_at)
         if finished_here:
             events.turn_completed(turn)
-            await events.flush()
+            await durable(events.flush)
         return turn
 
     async def _finish(
@@ -114,4 +211,4 @@ class RunTurn:
 
     async def _read(self, context: TurnContext) -> Turn | None:
         """The stored turn; None when its room was deleted while it ran."""
-        return await self._turns.turn_of(context.user_id, context.turn_id)
+        return await self._patience.retry(lambda: self._turns.turn_of(context.user_id, context.turn_id))

@@ -9,6 +9,7 @@ from uuid import UUID
 
 import msgspec
 
+from application.errors import StoreUnavailable, TurnUnavailable
 from application.ports.catalog import ModelCatalog
 from application.ports.clock import Clock, IdGenerator
 from application.ports.events import TurnEvent
@@ -16,17 +17,20 @@ from application.ports.pricing import PricingStore
 from application.ports.turns import NewTurn, TurnContext, TurnStore
 from application.use_cases.run_turn import RunTurn
 from domain.budget import compute_budget, estimate_tokens
-from domain.errors import ContextBudgetExceeded, IdempotencyConflict, NotFound, TurnInProgress, ValidationFailed
+from domain.errors import (
+    ContextBudgetExceeded,
+    IdempotencyConflict,
+    ModeNotAvailable,
+    NotFound,
+    TurnInProgress,
+    ValidationFailed,
+)
 from domain.model import Mode
 from domain.planning import plan_turn
 from domain.turns import PlannedStep, RosterEntry, Turn, TurnStatus
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 50_000
-
-
-class ModeNotAvailable(ValidationFailed):
-    code = "mode_not_available"
 
 
 def request_hash(session_id: UUID, message: str) -> str:
@@ -91,6 +95,15 @@ class SendMessage:
         )
         try:
             context = await self._turns.begin_turn(new, self._plan(message))
+        except StoreUnavailable as exc:
+            if not exc.maybe_written:
+                raise  # nothing was sent: certainly no turn
+            raise TurnUnavailable(
+                "The database failed while the turn was being started; it may have started, and then it runs "
+                "to its end. Repeat the request with the same Idempotency-Key to get it.",
+                turn_id=new.turn_id,
+                started=None,
+            ) from exc
         except IdempotencyConflict:  # a concurrent request with the same key won the race
             replay = await self._replay(user_id, session_id, idempotency_key or "", digest)
             if replay is None:
@@ -99,9 +112,13 @@ class SendMessage:
         return StartedTurn(context=context)
 
     async def run(
-        self, context: TurnContext, *, resume: bool = False, listener: Callable[[TurnEvent], None] | None = None
+        self,
+        context: TurnContext,
+        *,
+        listener: Callable[[TurnEvent], None] | None = None,
+        on_pause: Callable[[], None] | None = None,
     ) -> Turn:
-        return await self._run_turn.execute(context, resume=resume, listener=listener)
+        return await self._run_turn.execute(context, listener=listener, on_pause=on_pause)
 
     def _plan(self, message: str) -> Callable[[Mode, list[RosterEntry]], list[PlannedStep]]:
         def plan(mode: Mode, roster: list[RosterEntry]) -> list[PlannedStep]:

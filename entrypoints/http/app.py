@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,7 +13,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from entrypoints.container import init_resources, shutdown_resources
-from entrypoints.http.deps import dependencies_from
+from entrypoints.http.deps import dependencies_from, resolve
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.middleware import RequestIdMiddleware, require_json
 from entrypoints.http.responses import JsonResponse
@@ -62,9 +63,11 @@ def create_app(container: Any, *, manage_resources: bool = True) -> Litestar:
         await container.publish_prices().execute()
         supervisor = TurnSupervisor(container, stale_after_s=container.settings().turn_stale_after_s)
         await supervisor.start()
+        watchdog = asyncio.create_task((await resolve(container.db_health)).watch(), name="pool-watchdog")
         try:
             yield
         finally:
+            watchdog.cancel()
             await supervisor.stop()
             if manage_resources:
                 await shutdown_resources(container)

@@ -9,30 +9,33 @@ import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from psycopg import OperationalError
 from psycopg_pool import PoolTimeout
 
-from domain.errors import DomainError
+from application.errors import StoreUnavailable, TurnUnavailable
+from domain import errors as domain
 
 log = logging.getLogger(__name__)
 
-STATUS_OF_CODE: dict[str, int] = {
-    "unauthorized": 401,
-    "forbidden": 403,
-    "not_found": 404,
-    "validation_error": 422,
-    "email_taken": 409,
-    "agent_key_taken": 409,
-    "turn_in_progress": 409,
-    "idempotency_conflict": 409,
-    "no_valid_tag": 422,
-    "no_agents": 422,
-    "unknown_model": 422,
-    "context_budget_exceeded": 422,
-    "insufficient_credits": 402,
-    "rate_limited": 429,
+# Keyed by the exact class: a DomainError subclass missing here is a bug (a test checks every one has
+# an entry), answered 500 and logged, never guessed at.
+STATUS_OF_ERROR: dict[type[domain.DomainError], int] = {
+    domain.Unauthorized: 401,
+    domain.Forbidden: 403,
+    domain.NotFound: 404,
+    domain.ValidationFailed: 422,
+    domain.EmailTaken: 409,
+    domain.AgentKeyTaken: 409,
+    domain.TurnInProgress: 409,
+    domain.IdempotencyConflict: 409,
+    domain.NoValidTag: 422,
+    domain.NoAgents: 422,
+    domain.UnknownModel: 422,
+    domain.ContextBudgetExceeded: 422,
+    domain.TooManyAgents: 422,
+    domain.ModeNotAvailable: 422,
 }
+# Litestar's own HTTP errors (routing, body size, media type) by status.
 CODE_OF_STATUS: dict[int, str] = {
     400: "validation_error",
     401: "unauthorized",
@@ -60,8 +63,10 @@ def error_response(status: int, code: str, detail: str, extra: Any = None) -> Re
     )
 
 
-def on_domain_error(_: Request, exc: DomainError) -> Response[ErrorBody]:
-    status = STATUS_OF_CODE.get(exc.code, 422)
+def on_domain_error(request: Request, exc: domain.DomainError) -> Response[ErrorBody]:
+    status = STATUS_OF_ERROR.get(type(exc))
+    if status is None:
+        return on_unexpected_error(request, exc)
     return error_response(status, exc.code, exc.detail, exc.extra)
 
 
@@ -78,10 +83,21 @@ def on_http_error(_: Request, exc: HTTPException) -> Response[ErrorBody]:
     return error_response(status, code, str(exc.detail))
 
 
-def on_database_unavailable(request: Request, exc: Exception) -> Response[ErrorBody]:
+UNAVAILABLE = "The service is temporarily unavailable; try again shortly."
+
+
+def on_store_unavailable(request: Request, exc: StoreUnavailable) -> Response[ErrorBody]:
     # The database is down or every connection is busy: a temporary condition, said as such.
-    log.error("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
-    return error_response(503, "service_unavailable", "The service is temporarily unavailable; try again shortly.")
+    log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    if isinstance(exc, TurnUnavailable):
+        extra = {"turn_id": str(exc.turn_id), "turn_started": exc.started}
+        return error_response(503, "service_unavailable", str(exc), extra)
+    return error_response(503, "service_unavailable", UNAVAILABLE)
+
+
+def on_database_error(request: Request, exc: Exception) -> Response[ErrorBody]:
+    # A driver error that bypassed the pool's translation (e.g. raised while the pool opens).
+    return on_store_unavailable(request, StoreUnavailable(type(exc).__name__, maybe_written=True))
 
 
 def on_unexpected_error(request: Request, exc: Exception) -> Response[ErrorBody]:
@@ -90,18 +106,17 @@ def on_unexpected_error(request: Request, exc: Exception) -> Response[ErrorBody]
         return error_response(400, "validation_error", "JSON is malformed: nested too deeply.")
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(
-        HTTP_500_INTERNAL_SERVER_ERROR,
-        "internal_error",
-        "Something went wrong on our side; the request id is in the response headers.",
+        500, "internal_error", "Something went wrong on our side; the request id is in the response headers."
     )
 
 
 EXCEPTION_HANDLERS = {
-    DomainError: on_domain_error,
+    domain.DomainError: on_domain_error,
     ValidationException: on_validation_error,
     HTTPException: on_http_error,
-    PoolTimeout: on_database_unavailable,
-    OperationalError: on_database_unavailable,
+    StoreUnavailable: on_store_unavailable,
+    PoolTimeout: on_database_error,
+    OperationalError: on_database_error,
     Exception: on_unexpected_error,
 }
 
@@ -119,5 +134,8 @@ _DESCRIPTIONS = {
 
 
 def error_specs(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the error answers a route can give."""
-    return {s: ResponseSpec(data_container=ErrorBody, description=_DESCRIPTIONS.get(s, "Error")) for s in statuses}
+    """OpenAPI entries for the error answers a route can give (every route may answer 503)."""
+    return {
+        s: ResponseSpec(data_container=ErrorBody, description=_DESCRIPTIONS.get(s, "Error"))
+        for s in sorted({*statuses, 503})
+    }

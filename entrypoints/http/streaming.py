@@ -10,8 +10,9 @@ from uuid import UUID
 import msgspec
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
+from application.errors import StoreUnavailable, TurnUnavailable
 from application.ports.events import TERMINAL, TurnEvent
-from application.use_cases.send_message import SendMessage
+from application.use_cases.send_message import SendMessage, SentTurn
 from application.use_cases.turn_events import ReadTurnEvents
 from domain.errors import NotFound
 
@@ -73,6 +74,38 @@ def detached(work: Awaitable[T]) -> asyncio.Future[T]:
     _detached.add(task)
     task.add_done_callback(_detached.discard)
     return task
+
+
+PAUSE_GRACE_S = 2.0  # a turn that waits for the database this long is answered 503 (it goes on)
+
+
+async def answer_turn(
+    send: SendMessage, user_id: UUID, session_id: UUID, message_text: str, idempotency_key: str | None
+) -> SentTurn:
+    """POST …/turns answered when the turn has finished; 503 naming the turn when the database failed
+    under it (the turn waits for the database and finishes without this client)."""
+    started = await send.start(user_id, session_id, message_text, idempotency_key)
+    if started.replay is not None:
+        return SentTurn(started.replay, replayed=True)
+    context = started.context
+    assert context is not None
+    paused = asyncio.Event()
+    task = detached(send.run(context, on_pause=paused.set))
+    pause = asyncio.ensure_future(paused.wait())
+    try:
+        await asyncio.wait({task, pause}, return_when=asyncio.FIRST_COMPLETED)
+        if not task.done():
+            await asyncio.wait({task}, timeout=PAUSE_GRACE_S)
+    finally:
+        pause.cancel()
+    if task.done() and not isinstance(task.exception(), StoreUnavailable):
+        return SentTurn(task.result(), replayed=False)
+    raise TurnUnavailable(
+        "The database became unavailable during this turn; the turn goes on when it is back. "
+        "Fetch it by id, or repeat the request with the same Idempotency-Key.",
+        turn_id=context.turn_id,
+        started=True,
+    )
 
 
 async def stream_turn(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dependency_injector import providers
 from litestar.testing import AsyncTestClient
+from psycopg_pool import PoolTimeout
 
 from adapters.llm.simulated import SimulatedLlm
 from adapters.memory.stores import (
@@ -22,6 +23,7 @@ from adapters.memory.turns import (
     MemoryTurnStore,
     SequentialTurnRunner,
 )
+from adapters.postgres.health import DatabaseHealth
 from entrypoints.container import Container
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
@@ -44,7 +46,18 @@ def fake_container() -> tuple[Container, MemoryTurnLedger]:
     container.event_store.override(providers.Object(MemoryTurnEventStore(turns)))
     container.llm.override(providers.Object(SimulatedLlm()))
     container.runner.override(providers.Object(SequentialTurnRunner()))
+    container.db_health.override(providers.Object(DatabaseHealth(DownPool())))  # never probed in these tests
     return container, turns
+
+
+class DownPool:
+    """A pool whose database is gone: no connection, within its wait."""
+
+    def connection(self, timeout: float | None = None):
+        raise PoolTimeout("couldn't get a connection after 2.00 sec")
+
+    def get_stats(self) -> dict[str, int]:
+        return {"pool_size": 0, "pool_available": 0, "requests_waiting": 0}
 
 
 async def test_the_http_app_runs_a_turn_on_fakes_only() -> None:
@@ -68,14 +81,7 @@ async def test_the_http_app_runs_a_turn_on_fakes_only() -> None:
 
 
 async def test_a_database_outage_answers_503_not_500() -> None:
-    from psycopg_pool import PoolTimeout
-
-    class DownPool:
-        def connection(self):
-            raise PoolTimeout("couldn't get a connection after 30.00 sec")
-
     container, _ = fake_container()
-    container.pool.override(providers.Object(DownPool()))
     async with AsyncTestClient(create_app(container, manage_resources=False)) as client:
         response = await client.get("/healthz")
     assert response.status_code == 503

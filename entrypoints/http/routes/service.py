@@ -11,7 +11,6 @@ from entrypoints.http.schemas import Health
 
 @get("/healthz", tags=["service"], responses=error_specs(503))
 async def healthz(request: Request[Any, Any, Any]) -> Health:
-    pool = await resolve(request.app.state.container.pool)
-    async with pool.connection() as conn:
-        await conn.execute("SELECT 1 FROM pricing_versions LIMIT 1")
+    """200 while the database answers within a second and the pool is not exhausted; else 503."""
+    await (await resolve(request.app.state.container.db_health)).check()
     return Health(status="ok")

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
@@ -18,7 +17,7 @@ from entrypoints.http.deps import parse_id
 from entrypoints.http.errors import error_specs
 from entrypoints.http.responses import JsonResponse
 from entrypoints.http.schemas import SendMessageBody, TurnList
-from entrypoints.http.streaming import detached, replay, stream_turn, wants_stream
+from entrypoints.http.streaming import answer_turn, replay, stream_turn, wants_stream
 
 Caller = NamedDependency[SkipValidation[User]]
 IdempotencyKey = Annotated[str | None, Parameter(header="Idempotency-Key", required=False)]
@@ -46,8 +45,7 @@ async def send_message(
         return await stream_turn(  # type: ignore[return-value]
             send_message, read_turn_events, user.id, parse_id(session_id), data.message, idempotency_key
         )
-    work = send_message.execute(user.id, parse_id(session_id), data.message, idempotency_key)
-    sent = await asyncio.shield(detached(work))
+    sent = await answer_turn(send_message, user.id, parse_id(session_id), data.message, idempotency_key)
     return JsonResponse(sent.turn, status_code=200 if sent.replayed else 201)
 
 

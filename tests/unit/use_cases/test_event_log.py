@@ -10,6 +10,7 @@ import pytest
 from adapters.memory.stores import MemoryDatabase
 from adapters.memory.turns import MemoryTurnEventStore, MemoryTurnLedger
 from application import events as events_module
+from application.errors import StoreUnavailable
 from application.events import EventLog
 from application.ports.turns import TurnContext
 from domain.model import Mode
@@ -84,10 +85,40 @@ async def test_a_write_that_did_not_happen_keeps_its_events(setup) -> None:
     log, _, seen = setup
     log.started()
     taken = log.take()
-    log.release()
-    assert log.take() == taken and seen == []
+    assert log.take() == taken and seen == []  # still pending, numbered alike
     log.discard()
     assert log.take() == []
+
+
+class DownStore(MemoryTurnEventStore):
+    """The database went away: every write fails (and might have landed)."""
+
+    down = True
+
+    async def append_events(self, turn_id, events, at) -> None:
+        if self.down:
+            raise StoreUnavailable("down", maybe_written=True)
+        await super().append_events(turn_id, events, at)
+
+
+async def test_text_keeps_streaming_through_a_database_outage_and_is_written_once(monkeypatch) -> None:
+    monkeypatch.setattr(events_module, "FLUSH_EVERY_S", 0.0)
+    store = DownStore(MemoryTurnLedger(MemoryDatabase()))
+    seen: list = []
+    log = EventLog(turn(), store, FixedClock(), 1, seen.append)
+    log.step_started(turn().plan[0])
+    await log.delta(0, "Hel")  # the flush fails: no error for the provider's stream
+    await log.delta(0, "lo")
+    assert seen == []
+    # The failed write may have stored "Hel": it is never merged with later text nor taken back.
+    assert not log.retract_deltas(0)
+    store.down = False
+    await log.flush()
+    assert [(e.seq, e.type, e.data.get("text")) for e in seen] == [
+        (1, "step_started", None),
+        (2, "step_delta", "Hel"),
+        (3, "step_delta", "lo"),
+    ]
 
 
 def test_a_resumed_turn_does_not_announce_itself_again() -> None:

@@ -15,6 +15,7 @@ from adapters.memory.turns import (
     MemoryTurnStore,
     SequentialTurnRunner,
 )
+from application.patience import Patience
 from application.ports.llm import LlmAttempt, LlmRequest, LlmResult
 from application.use_cases import rooms
 from application.use_cases.execute_step import ExecuteStep
@@ -70,7 +71,7 @@ class TurnWorld(World):
         self.events = MemoryTurnEventStore(self.data)
         self.llm = ScriptedLlm()
 
-    def executor(self, *, resuming: bool = False, events=None) -> ExecuteStep:
+    def executor(self, *, resuming: bool = False, events=None, on_pause=None) -> ExecuteStep:
         return ExecuteStep(
             self.llm,
             self.catalog,
@@ -79,25 +80,27 @@ class TurnWorld(World):
             self.recorder,
             self.clock,
             self.ids,
+            Patience(0),
             resuming=resuming,
             events=events,
+            on_pause=on_pause,
         )
 
     def run_turn(self) -> RunTurn:
-        return RunTurn(self.turns, SequentialTurnRunner(), self.executor, self.events, self.clock)
-
-    def recovery(self) -> RecoverTurns:
-        return RecoverTurns(
+        return RunTurn(
             self.turns,
+            SequentialTurnRunner(),
+            self.executor,
+            self.events,
             self.recorder,
             self.pricing,
-            self.run_turn(),
-            self.events,
+            Patience(0),
             self.clock,
             self.ids,
-            stale_after_s=30,
-            abandon_after_s=3600,
         )
+
+    def recovery(self) -> RecoverTurns:
+        return RecoverTurns(self.turns, self.run_turn(), self.clock, stale_after_s=30, abandon_after_s=3600)
 
     def send(self) -> SendMessage:
         return SendMessage(self.turns, self.pricing, self.catalog, self.run_turn(), self.clock, self.ids)
@@ -234,8 +237,8 @@ async def test_resume_does_not_call_committed_steps_again_and_cancels_cut_calls(
     tw.clock.advance(120)
     recover = tw.recovery()
     claimed = await recover.claim()
-    assert [(c.turn_id, resume) for c, resume in claimed] == [(context.turn_id, True)]
-    await recover.resume(claimed[0][0])
+    assert [c.turn_id for c in claimed] == [context.turn_id]
+    await recover.resume(claimed[0])
     assert [c.messages[0].content.split(" ")[2] for c in tw.llm.calls] == ["Bob", "Cy"]  # Ada not called again
     turn = await tw.turns.turn_of(user, context.turn_id)
     assert turn.status is TurnStatus.COMPLETED and len(turn.steps) == 3
@@ -252,7 +255,7 @@ async def test_turn_too_old_is_marked_failed_not_resumed(tw: TurnWorld) -> None:
     tw.clock.advance(7200)
     recover = tw.recovery()
     claimed = await recover.claim()
-    assert [resume for _, resume in claimed] == [False]
+    assert claimed == []  # ended, not resumed
     turn = await tw.turns.turn_of(user, context.turn_id)
     assert turn.status is TurnStatus.FAILED and tw.llm.calls == []
     assert await recover.claim() == []  # nothing left to adopt
@@ -291,8 +294,7 @@ async def test_a_crash_between_retries_loses_no_attempt(tw: TurnWorld) -> None:
     tw.llm = ScriptedLlm()
     tw.clock.advance(60)
     recover = tw.recovery()
-    [(context, resume)] = await recover.claim()
-    assert resume
+    [context] = await recover.claim()
     assert sorted(e.status for e in tw.data.ledger) == ["cancelled", "rate_limited"]
     await recover.resume(context)
     turn = await tw.turns.turn_of(user, context.turn_id)
