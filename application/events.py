@@ -27,8 +27,11 @@ class EventLog:
         clock: Clock,
         next_seq: int,
         listener: Callable[[TurnEvent], None] | None = None,
+        on_pause: Callable[[], None] | None = None,
     ) -> None:
         self._turn, self._store, self._clock, self._listener = turn, store, clock, listener
+        self._on_pause = on_pause
+        self._store_down = False  # a delta flush failed: deltas wait for the next write that succeeds
         self._next_seq = next_seq
         self._pending: list[tuple[EventType, dict[str, Any]]] = []
         self._taken = 0  # pending events handed to a write that has not settled yet: frozen
@@ -61,13 +64,15 @@ class EventLog:
             last[1]["text"] += text  # consecutive deltas of a step travel as one event
         else:
             self._add("step_delta", {"index": index, "text": text})
-        if time.monotonic() - self._last_flush >= FLUSH_EVERY_S:
+        if not self._store_down and time.monotonic() - self._last_flush >= FLUSH_EVERY_S:
             try:
                 await self.flush()
             except StoreUnavailable:
                 # The text stays pending and goes out with the next write that succeeds (the step's
-                # commit waits for the database); the provider's stream is not interrupted for it.
-                self._last_flush = time.monotonic()
+                # commit waits for the database); the provider's stream is not held up again for it.
+                self._store_down = True
+                if self._on_pause is not None:
+                    self._on_pause()
 
     def retract_deltas(self, index: int) -> bool:
         """Drop the step's text not yet shown to anyone; False when some of it was (see FLUSH_EVERY_S)
@@ -120,6 +125,7 @@ class EventLog:
             self._shown_deltas_of = deltas[-1]
         self._next_seq += len(events)
         self._last_flush = time.monotonic()
+        self._store_down = False
         if self._listener is not None:
             for event in events:
                 self._listener(event)

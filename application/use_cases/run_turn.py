@@ -104,7 +104,7 @@ class RunTurn:
             return await self._patience.retry(operation, on_pause)
 
         next_seq = await durable(lambda: self._events.next_seq(context.turn_id)) if resume else 1
-        events = EventLog(context, self._events, self._clock, next_seq, listener)
+        events = EventLog(context, self._events, self._clock, next_seq, listener, on_pause)
         events.started()
         executor = self._execute_step(resuming=resume, events=events, on_pause=on_pause)
         try:

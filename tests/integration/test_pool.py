@@ -51,7 +51,7 @@ async def test_a_unit_cancelled_while_its_connection_goes_back_still_returns_it(
     async with anyio.create_task_group() as group:
         group.start_soon(unit)
         await queried.wait()
-        async with small_pool._lock:  # noqa: SLF001 - another connection being returned right now
+        async with small_pool._lock:  # another connection is being returned right now
             await asyncio.sleep(0.1)  # the unit is in its return path, waiting for the lock
             group.cancel_scope.cancel()
             await asyncio.sleep(0.05)
