@@ -130,10 +130,18 @@ class EventLog:
             for event in events:
                 self._listener(event)
 
-    def discard(self) -> None:
-        """The taken events describe work that someone else had already recorded: forget them."""
+    async def reconcile(self, events: list[TurnEvent]) -> bool:
+        """The write carrying `events` (from `take`) found its rows already stored: written by an earlier
+        attempt of ours whose answer was lost, or by another process. Follow the store either way;
+        True when they were ours (then they count as written)."""
+        stored_next = await self._store.next_seq(self._turn.turn_id)
+        if events and stored_next == self._next_seq + len(events):
+            self.settle(events)
+            return True
         del self._pending[: self._taken]
         self._taken = 0
+        self._next_seq = stored_next
+        return False
 
     async def flush(self) -> None:
         events = self.take()

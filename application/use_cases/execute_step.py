@@ -217,8 +217,10 @@ class ExecuteStep:
             if self._events is not None:
                 self._events.settle(pending)
             return step
-        if self._events is not None:
-            self._events.discard()  # another run had recorded this step (and its events) already
+        # Already recorded: by an attempt of ours that landed although its answer was lost, or by
+        # another run of this turn.
+        if self._events is not None and await self._durable(lambda: self._events.reconcile(pending)):
+            self.attempts += len(entries)
         stored = await self._durable(lambda: self._recorder.committed_step(turn.turn_id, step.index))
         assert stored is not None
         return stored

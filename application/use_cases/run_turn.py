@@ -206,8 +206,8 @@ class RunTurn:
         if await self._turns.finish_turn(context.turn_id, status, at, error, pending):
             events.settle(pending)
             return True
-        events.discard()  # someone else finished it (and wrote its last events)
-        return False
+        # Finished already: by an attempt of ours that landed although its answer was lost, or elsewhere.
+        return await events.reconcile(pending)
 
     async def _read(self, context: TurnContext) -> Turn | None:
         """The stored turn; None when its room was deleted while it ran."""

@@ -12,6 +12,7 @@ from adapters.memory.turns import MemoryTurnEventStore, MemoryTurnLedger
 from application import events as events_module
 from application.errors import StoreUnavailable
 from application.events import EventLog
+from application.ports.events import TurnEvent
 from application.ports.turns import TurnContext
 from domain.model import Mode
 from domain.turns import PlannedStep, RosterEntry, StepKind
@@ -86,8 +87,20 @@ async def test_a_write_that_did_not_happen_keeps_its_events(setup) -> None:
     log.started()
     taken = log.take()
     assert log.take() == taken and seen == []  # still pending, numbered alike
-    log.discard()
-    assert log.take() == []
+
+
+async def test_events_found_stored_already_are_reconciled_with_the_store(setup) -> None:
+    log, store, seen = setup
+    log.started()
+    taken = log.take()
+    await store.append_events(log.turn_id, taken, FixedClock().now())  # our write landed, its answer was lost
+    assert await log.reconcile(taken) and [e.seq for e in seen] == [1]
+    log.step_started(turn().plan[0])
+    other = [TurnEvent(seq=2, type="step_started", data={}), TurnEvent(seq=3, type="step_delta", data={})]
+    await store.append_events(log.turn_id, other, FixedClock().now())  # another run wrote these
+    assert not await log.reconcile(log.take())
+    log.step_started(turn().plan[0])
+    assert [e.seq for e in log.take()] == [4]  # numbering follows the store: nothing overwritten
 
 
 class DownStore(MemoryTurnEventStore):

@@ -15,6 +15,7 @@ from adapters.memory.turns import (
     MemoryTurnStore,
     SequentialTurnRunner,
 )
+from application.errors import StoreUnavailable
 from application.patience import Patience
 from application.ports.llm import LlmAttempt, LlmRequest, LlmResult
 from application.use_cases import rooms
@@ -329,3 +330,121 @@ async def test_repeating_a_key_while_its_turn_runs_is_turn_in_progress(tw: TurnW
     with pytest.raises(TurnInProgress):
         await tw.send().execute(user, session, "@ada hi", "key-running")
     assert tw.llm.calls == []
+
+
+class FlakyRecorder(MemoryStepRecorder):
+    """The database is down for the next `down` step commits (the commit may even have landed)."""
+
+    def __init__(self, data: MemoryTurnLedger, down: int, landed: bool = False) -> None:
+        super().__init__(data)
+        self.down, self.landed = down, landed
+
+    async def commit_step(self, *args, **kwargs) -> bool:
+        if self.down:
+            self.down -= 1
+            if self.landed:
+                await super().commit_step(*args, **kwargs)
+            raise StoreUnavailable("down", maybe_written=True)
+        return await super().commit_step(*args, **kwargs)
+
+
+async def no_sleep(_: float) -> None:
+    return None
+
+
+@pytest.mark.parametrize("landed", [False, True], ids=["lost", "landed before the error"])
+async def test_a_database_outage_mid_turn_is_a_pause_not_a_failure(tw: TurnWorld, landed: bool) -> None:
+    user, _, session = await tw.room_with("ada", "bob", mode=Mode.ROUNDTABLE)
+    tw.recorder = FlakyRecorder(tw.data, down=3, landed=landed)
+    patience = Patience(60, sleep=no_sleep)
+    executor = lambda **kw: ExecuteStep(  # noqa: E731
+        tw.llm, tw.catalog, tw.pricing, tw.turns, tw.recorder, tw.clock, tw.ids, patience, **kw
+    )
+    run = RunTurn(
+        tw.turns, SequentialTurnRunner(), executor, tw.events, tw.recorder, tw.pricing, patience, tw.clock, tw.ids
+    )
+    send = SendMessage(tw.turns, tw.pricing, tw.catalog, run, tw.clock, tw.ids)
+    context = (await send.start(user, session, "go")).context
+    pauses: list[int] = []
+    turn = await send.run(context, on_pause=lambda: pauses.append(1))
+    assert turn.status is TurnStatus.COMPLETED and [s.agent_key for s in turn.steps] == ["ada", "bob"]
+    assert len(tw.llm.calls) == 2  # the paid answer waited for the database; it was not asked again
+    assert [e.status for e in tw.data.ledger] == ["success", "success"] and tw.data.intents == {}
+    assert pauses == [1]
+    terminal = [e.type for e in tw.data.events[turn.id] if e.type.startswith("turn_")]
+    assert terminal == ["turn_started", "turn_completed"]
+
+
+async def test_an_outage_longer_than_the_patience_leaves_the_turn_running_for_recovery(tw: TurnWorld) -> None:
+    user, _, session = await tw.room_with("ada", mode=Mode.ROUNDTABLE)
+    tw.recorder = FlakyRecorder(tw.data, down=1000)
+    patience = Patience(0, sleep=no_sleep)
+    executor = lambda **kw: ExecuteStep(  # noqa: E731
+        tw.llm, tw.catalog, tw.pricing, tw.turns, tw.recorder, tw.clock, tw.ids, patience, **kw
+    )
+    run = RunTurn(
+        tw.turns, SequentialTurnRunner(), executor, tw.events, tw.recorder, tw.pricing, patience, tw.clock, tw.ids
+    )
+    send = SendMessage(tw.turns, tw.pricing, tw.catalog, run, tw.clock, tw.ids)
+    context = (await send.start(user, session, "go")).context
+    with pytest.raises(StoreUnavailable):
+        await send.run(context)
+    assert tw.data.turns[context.turn_id].status is TurnStatus.RUNNING  # not failed: recovery resumes it
+    assert run.running_here() == []
+    # The database is back; another process (or this one) adopts it after the stale delay.
+    tw.recorder.down = 0
+    tw.clock.advance(60)
+    recover = RecoverTurns(tw.turns, run, tw.clock, stale_after_s=30, abandon_after_s=3600)
+    [adopted] = await recover.claim()
+    await recover.resume(adopted)
+    turn = await tw.turns.turn_of(user, context.turn_id)
+    assert turn.status is TurnStatus.COMPLETED
+    assert sorted(e.status for e in tw.data.ledger) == ["cancelled", "success"]  # the lost answer is on record
+    assert tw.data.intents == {}
+
+
+async def test_a_turn_running_here_is_never_adopted_by_this_process(tw: TurnWorld) -> None:
+    user, _, session = await tw.room_with("ada", mode=Mode.ROUNDTABLE)
+    context = (await tw.send().start(user, session, "go")).context
+    tw.clock.advance(120)  # its heartbeat is stale: an outage stopped it
+    assert await tw.recovery().claim(running_here={context.turn_id}) == []
+    assert [c.turn_id for c in await tw.recovery().claim()] == [context.turn_id]
+
+
+class CrashingRunner(SequentialTurnRunner):
+    """Runs the first step, then breaks (a bug, not a provider failure)."""
+
+    async def run(self, turn, execute_step):
+        await execute_step(turn, turn.plan[0], [])
+        raise RuntimeError("bug")
+
+
+async def test_a_crash_after_a_completed_step_ends_the_turn_by_the_partial_failure_rule(tw: TurnWorld) -> None:
+    user, _, session = await tw.room_with("ada", "bob", "cy", mode=Mode.ROUNDTABLE)
+    run = tw.run_turn()
+    run._runner = CrashingRunner()
+    send = SendMessage(tw.turns, tw.pricing, tw.catalog, run, tw.clock, tw.ids)
+    turn = (await send.execute(user, session, "go")).turn
+    assert turn.status is TurnStatus.PARTIAL
+    assert [(s.agent_key, s.status) for s in turn.steps] == [
+        ("ada", StepStatus.COMPLETED),
+        ("bob", StepStatus.FAILED),
+        ("cy", StepStatus.FAILED),
+    ]
+    assert turn.steps[1].error.code == "internal_error"
+    assert tw.data.events[turn.id][-1].type == "turn_completed"
+
+
+async def test_an_abandoned_turn_keeps_its_completed_steps(tw: TurnWorld) -> None:
+    user, _, session = await tw.room_with("ada", "bob", mode=Mode.ROUNDTABLE)
+    context = (await tw.send().start(user, session, "go")).context
+    await tw.executor()(context, context.plan[0], [])  # step 0 committed, then the process died
+    tw.clock.advance(7200)
+    assert await tw.recovery().claim() == []
+    turn = await tw.turns.turn_of(user, context.turn_id)
+    assert turn.status is TurnStatus.PARTIAL
+    assert [(s.status, s.error.code if s.error else None) for s in turn.steps] == [
+        (StepStatus.COMPLETED, None),
+        (StepStatus.FAILED, "turn_abandoned"),
+    ]
+    assert tw.data.events[turn.id][-1].type == "turn_completed"
