@@ -55,6 +55,8 @@ def serve(settings: Settings) -> None:
             "log_config": None,
             "access_log": False,
             "timeout_graceful_shutdown": 10,
+            "server_header": False,
+            "http": "entrypoints.http.protocol:BoundedHttpToolsProtocol",
         }
         if settings.workers > 1:
             # Worker processes build their own app (and pool) from the environment; they share the database.

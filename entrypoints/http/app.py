@@ -11,11 +11,12 @@ from litestar import Litestar, Router
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.types import Receive, Scope, Send
 
 from entrypoints.container import init_resources, shutdown_resources
 from entrypoints.http.deps import dependencies_from, resolve
 from entrypoints.http.errors import EXCEPTION_HANDLERS
-from entrypoints.http.middleware import RequestIdMiddleware, require_json
+from entrypoints.http.middleware import HttpEnvelope, require_json
 from entrypoints.http.responses import JsonResponse
 from entrypoints.http.routes import agents, catalog, rooms, service, sessions, turns, usage, users
 from entrypoints.supervisor import TurnSupervisor
@@ -51,6 +52,17 @@ API_HANDLERS = [
 ]
 
 
+class PantheonApp(Litestar):
+    """Litestar with the HttpEnvelope around all of it: unmatched routes' 404 and 405 answers included."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._envelope = HttpEnvelope(super().__call__)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._envelope(scope, receive, send)
+
+
 def create_app(container: Any, *, manage_resources: bool = True) -> Litestar:
     """`manage_resources=False` lets a test own the container's resources across several apps."""
 
@@ -73,12 +85,11 @@ def create_app(container: Any, *, manage_resources: bool = True) -> Litestar:
                 await shutdown_resources(container)
 
     api = Router(path="/api/v1", route_handlers=API_HANDLERS, security=[{"bearer": []}])
-    return Litestar(
+    return PantheonApp(
         route_handlers=[service.healthz, api],
         dependencies=dependencies_from(container),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
-        middleware=[RequestIdMiddleware],
         before_request=require_json,
         request_max_body_size=MAX_BODY_BYTES,
         response_class=JsonResponse,
