@@ -12,17 +12,20 @@ import sys
 import traceback
 from datetime import UTC, datetime
 from importlib.metadata import version
+from typing import Any
 
 import httpx
 
-from bench import floors, http_turns
+from bench import floors, http_turns, resilience
 from bench.cases import run_interleaved
-from bench.infra import fresh_database, log, postgres, server, wait_healthy
+from bench.infra import DATA_DIR, fresh_database, log, postgres, server, wait_healthy
 from bench.plan import Plan, Results
 from bench.report import render
 
 
-async def run_all(base: str, database_url: str, plan: Plan, results: Results, server_pid: int | None) -> None:
+async def run_all(
+    base: str, database_url: str, plan: Plan, results: Results, server_pid: int | None, postgres: Any
+) -> None:
     pool = floors.open_pool(database_url)
     await pool.open(wait=True, timeout=30)
     # Idle connections expire before uvicorn's 5 s keep-alive timeout closes them under a request.
@@ -71,6 +74,14 @@ async def run_all(base: str, database_url: str, plan: Plan, results: Results, se
             results.growth = await http_turns.session_growth(api, plan.growth_turns)
             log(f"section 7: throughput, {plan.clients} clients for {plan.duration_s:.0f} s")
             results.throughput = await http_turns.throughput(api, plan.clients, plan.duration_s, server_pid)
+            log(f"section 8: {plan.followers} idle followers of a running turn")
+            results.followers = await resilience.followers(
+                api, base, server_pid, plan.followers, plan.followers_window_s
+            )
+            if postgres is not None:
+                for outage_s in plan.outages_s:
+                    log(f"section 9: the database stopped for {outage_s:.0f} s")
+                    results.recovery.append(await resilience.recovery(api, postgres, outage_s))
     finally:
         await pool.close()
 
@@ -114,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
             log("recreating and migrating database pantheon_bench")
             database_url = fresh_database(admin_uri)
             pid: int | None = None
+            # Section 9 stops and starts the database: only the bench's own embedded one, under its own server.
+            stoppable = None if args.url or args.pg_admin_url else resilience.stoppable(DATA_DIR)
             if args.url:
                 base = args.url.rstrip("/")
                 wait_healthy(base, 10)
@@ -121,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 base, pid = stack.enter_context(server(database_url))
                 environment(results, f"pantheon serve, pid {pid}, same database as the floors")
-            asyncio.run(run_all(base, database_url, plan, results, pid))
+            asyncio.run(run_all(base, database_url, plan, results, pid, stoppable))
             results.env["load_end"] = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     except KeyboardInterrupt:
         log("interrupted; everything started by the benchmark was stopped")

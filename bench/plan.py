@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bench.resilience import Followers, Recovery
 from bench.stats import Sample
 
 
@@ -22,6 +23,9 @@ class Plan:
     lg_n: dict[int, int] = field(default_factory=lambda: {1: 200, 5: 150})
     sql_warmup: int = 30
     sql_n: int = 300
+    followers: int = 200
+    followers_window_s: float = 5.0
+    outages_s: tuple[float, ...] = (5.0, 15.0)
 
     @classmethod
     def quick(cls) -> Plan:
@@ -36,6 +40,9 @@ class Plan:
             lg_n={1: 20, 5: 20},
             sql_warmup=3,
             sql_n=30,
+            followers=50,
+            followers_window_s=1.0,
+            outages_s=(2.0,),
         )
 
 
@@ -47,4 +54,6 @@ class Results:
     sql: dict[int, Sample] = field(default_factory=dict)
     growth: tuple[Sample, Sample, list[float]] | None = None
     throughput: tuple[Sample, float] | None = None
+    followers: Followers | None = None
+    recovery: list[Recovery] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)

@@ -108,6 +108,7 @@ def render(results: Results, plan: Plan) -> str:
         blocks = " ".join(ms(b) for b in results.growth[2])
         out += ["", f"Section 6, p50 per block of 20 turns of the long session (ms): {blocks}"]
 
+    out += resilience_tables(results)
     rate = results.throughput[1] if results.throughput else math.nan
 
     def verdict(ok: bool | None) -> str:
@@ -139,6 +140,41 @@ def render(results: Results, plan: Plan) -> str:
             None if math.isnan(rate) else rate >= 200,
         ),
     ]
+    for outage in results.recovery:
+        targets.append(
+            (
+                f"first turn within ~2 s of the database returning ({outage.outage_s:.0f} s outage): "
+                f"{outage.first_turn_ms / 1000:.2f} s",
+                outage.first_turn_ms <= 2000,
+            )
+        )
     out += ["", "Targets (informational, not asserted):", ""]
     out += [f"- {text} -> {verdict(ok)}" for text, ok in targets]
     return "\n".join(out)
+
+
+def resilience_tables(results: Results) -> list[str]:
+    out: list[str] = []
+    f = results.followers
+    if f is not None:
+        rows = [[str(n), f"{f.checkouts_per_s[n]:.0f}", f"{f.cpu_share[n]:.1%}"] for n in sorted(f.checkouts_per_s)]
+        out += [
+            "",
+            f"Section 8, one running `sim-slow` turn followed by idle clients on GET …/events, "
+            f"{f.seconds:.0f} s windows (server pool checkouts from /healthz, CPU from /proc):",
+            "",
+            *table(["followers", "pool checkouts/s", "server CPU (share of a core)"], rows, right={0, 1, 2}),
+        ]
+    if results.recovery:
+        rows = [[f"{r.outage_s:.0f}", f"{r.refused_ms:.0f}", f"{r.first_turn_ms:.0f}"] for r in results.recovery]
+        out += [
+            "",
+            "Section 9, the database stopped (`pg_ctl -m fast`) and started again:",
+            "",
+            *table(
+                ["outage s", "503 during the outage after ms", "first 201 turn after restart, ms"],
+                rows,
+                right={0, 1, 2},
+            ),
+        ]
+    return out

@@ -38,6 +38,17 @@ class DatabaseHealth:
     def exhausted_for_s(self) -> float:
         return 0.0 if self._exhausted_since is None else time.monotonic() - self._exhausted_since
 
+    def pool_figures(self) -> dict[str, int]:
+        """What /healthz shows of the pool: its size, idle connections, waiting requests, checkouts so far."""
+        stats = self._pool.get_stats()
+        return {
+            "size": stats.get("pool_size", 0),
+            "max": stats.get("pool_max", 0),
+            "available": stats.get("pool_available", 0),
+            "waiting": stats.get("requests_waiting", 0),
+            "checkouts": stats.get("requests_num", 0),
+        }
+
     async def check(self) -> None:
         """Raises StoreUnavailable unless the database answers promptly and the pool is not exhausted."""
         if self.exhausted_for_s() >= self._alarm_after_s:

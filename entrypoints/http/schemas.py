@@ -219,8 +219,17 @@ class PricingList(msgspec.Struct):
     items: list[PricingVersionOut]
 
 
-class Health(msgspec.Struct):
+class PoolFigures(msgspec.Struct, kw_only=True):
+    size: int
+    max: int
+    available: int
+    waiting: int
+    checkouts: int  # connections handed out since the process started
+
+
+class Health(msgspec.Struct, kw_only=True):
     status: str
+    pool: PoolFigures
 
 
 class SendMessageBody(Body):

@@ -16,11 +16,14 @@ from entrypoints.logs import JsonFormatter
 from tests.e2e.conftest import API, assert_error, bearer, build_client, sign_up, unique_email
 
 
-async def test_healthz_answers_ok(client: AsyncTestClient) -> None:
+async def test_healthz_answers_ok_with_the_pools_figures(client: AsyncTestClient) -> None:
+    before = (await client.get("/healthz")).json()["pool"]["checkouts"]
     response = await client.get("/healthz")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    body = response.json()
+    assert body["status"] == "ok" and body["pool"]["max"] == 4  # db_pool_max of the test app
+    assert body["pool"]["checkouts"] == before + 1 and body["pool"]["waiting"] == 0
 
 
 async def test_sign_up_shows_the_user_and_a_long_random_key_once(client: AsyncTestClient) -> None:

@@ -11,6 +11,7 @@ import anyio
 import psycopg
 import pytest
 
+from adapters.postgres.health import DatabaseHealth
 from adapters.postgres.pool import PantheonPool, make_pool
 from application.errors import StoreUnavailable
 
@@ -117,3 +118,24 @@ async def test_a_connection_that_breaks_mid_statement_is_store_unavailable_that_
     await settle(small_pool)
     async with small_pool.connection() as conn:  # replaced
         assert conn.info.backend_pid != pid
+
+
+async def test_the_watchdog_reports_a_pool_that_stays_exhausted(
+    small_pool: PantheonPool, caplog: pytest.LogCaptureFixture
+) -> None:
+    health = DatabaseHealth(small_pool, probe_wait_s=0.2, alarm_after_s=0.3, sample_every_s=0.05)
+    watching = asyncio.ensure_future(health.watch())
+    try:
+        await health.check()  # healthy
+        async with small_pool.connection(), small_pool.connection():
+            waiting = asyncio.ensure_future(small_pool.getconn(timeout=5))  # a request queues for a connection
+            await asyncio.sleep(0.5)
+            with pytest.raises(StoreUnavailable, match="busy"):
+                await health.check()  # answered at once, without queueing behind the others
+            alarms = [r for r in caplog.records if r.levelname == "ERROR" and "exhausted" in r.getMessage()]
+            assert len(alarms) == 1 and alarms[0].fields["requests_waiting"] == 1
+        await small_pool.putconn(await waiting)
+        await asyncio.sleep(0.2)
+        await health.check()  # serving again
+    finally:
+        watching.cancel()
