@@ -14,9 +14,10 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import Receive, Scope, Send
 
 from entrypoints.container import init_resources, shutdown_resources
-from entrypoints.http.deps import dependencies_from, resolve
+from entrypoints.http.bodies import check_input
+from entrypoints.http.deps import authenticated, dependencies_from, resolve
 from entrypoints.http.errors import EXCEPTION_HANDLERS
-from entrypoints.http.middleware import HttpEnvelope, require_json
+from entrypoints.http.middleware import HttpEnvelope
 from entrypoints.http.responses import JsonResponse
 from entrypoints.http.routes import agents, catalog, rooms, service, sessions, turns, usage, users
 from entrypoints.supervisor import TurnSupervisor
@@ -84,13 +85,13 @@ def create_app(container: Any, *, manage_resources: bool = True) -> Litestar:
             if manage_resources:
                 await shutdown_resources(container)
 
-    api = Router(path="/api/v1", route_handlers=API_HANDLERS, security=[{"bearer": []}])
+    api = Router(path="/api/v1", route_handlers=API_HANDLERS, security=[{"bearer": []}], guards=[authenticated])
     return PantheonApp(
         route_handlers=[service.healthz, api],
         dependencies=dependencies_from(container),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
-        before_request=require_json,
+        before_request=check_input,
         request_max_body_size=MAX_BODY_BYTES,
         response_class=JsonResponse,
         openapi_config=OpenAPIConfig(

@@ -8,7 +8,9 @@ from uuid import UUID
 
 from dependency_injector import providers
 from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.di import Provide
+from litestar.handlers import BaseRouteHandler
 
 from domain.errors import NotFound
 from domain.model import User
@@ -55,18 +57,24 @@ def _wrap(provider: providers.Provider[Any]) -> Provide:
     return Provide(dependency)
 
 
-async def current_user(request: Request[Any, Any, Any]) -> User:
-    authenticate = await resolve(request.app.state.container.authenticate)
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+async def authenticated(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """A guard: the caller's API key, checked before anything about the request is looked at.
+    Routes marked `opt={"public": True}` (sign-up) need none."""
+    if handler.opt.get("public"):
+        return
+    authenticate = await resolve(connection.app.state.container.authenticate)
+    scheme, _, token = connection.headers.get("authorization", "").partition(" ")
     user = await authenticate.execute(token.strip() if scheme.lower() == "bearer" else None)
-    request.state.user_id = str(user.id)
-    return user
+    connection.state.user = user
+
+
+def current_user(request: Request[Any, Any, Any]) -> User:
+    return request.state.user  # type: ignore[no-any-return]
 
 
 def dependencies_from(container: Any, names: tuple[str, ...] = USE_CASES) -> dict[str, Provide]:
     deps = {name: _wrap(getattr(container, name)) for name in names}
-    deps["user"] = Provide(current_user)
+    deps["user"] = Provide(current_user, sync_to_thread=False)
     return deps
 
 

@@ -1,5 +1,5 @@
 """What every HTTP answer gets, whatever route (or none) it came from: a request id, baseline security
-headers, an access log line; and the JSON-only rule for bodies."""
+headers, an access log line."""
 
 from __future__ import annotations
 
@@ -7,10 +7,7 @@ import logging
 import re
 import time
 import uuid
-from typing import Any
 
-from litestar import Request
-from litestar.exceptions import HTTPException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from entrypoints.logs import request_id_var
@@ -81,12 +78,3 @@ class HttpEnvelope:
                 },
             )
             request_id_var.reset(token)
-
-
-async def require_json(request: Request[Any, Any, Any]) -> None:
-    if request.method not in ("POST", "PUT", "PATCH"):
-        return
-    has_body = request.headers.get("content-length", "0") not in ("", "0") or "transfer-encoding" in request.headers
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if has_body and content_type != "application/json" and not content_type.endswith("+json"):
-        raise HTTPException(status_code=415, detail="Send the body as application/json.")

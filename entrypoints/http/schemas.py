@@ -18,16 +18,18 @@ from domain.model import Agent, Mode, Room, Session, User
 from domain.pricing import PricingVersion
 from domain.turns import Turn
 
+# Patterns are matched whole: `(?!\n)$` ends the match at the true end in both Python's `re` (where `$`
+# alone also matches before a trailing newline) and the ECMA-262 regexes of JSON Schema readers.
 Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"\S")]
 Goal = Annotated[str, Meta(max_length=2000)]
 RolePrompt = Annotated[str, Meta(max_length=20_000)]
-Email = Annotated[str, Meta(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
+Email = Annotated[str, Meta(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+(?!\n)$")]
 Alias = Annotated[str, Meta(min_length=1, max_length=200)]
-AgentKey = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+AgentKey = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,31}(?!\n)$")]
 Position = Annotated[int, Meta(ge=0, le=10_000)]
 
 
-class Body(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class Body(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     pass
 
 

@@ -10,6 +10,8 @@ from entrypoints.http.deps import parse_id
 from entrypoints.http.errors import error_specs
 from entrypoints.http.schemas import CreateSessionBody, MessageList, SessionList, SessionOut
 
+EMPTY_SESSION_BODY = CreateSessionBody()
+
 Caller = NamedDependency[SkipValidation[User]]
 
 
@@ -23,7 +25,7 @@ async def open_session(
     user: Caller,
     room_id: str,
     open_session: NamedDependency[SkipValidation[uc.OpenSession]],
-    data: CreateSessionBody | None = None,
+    data: CreateSessionBody = EMPTY_SESSION_BODY,  # an empty body is taken as {} (a null one is not)
 ) -> SessionOut:
     return SessionOut.of(await open_session.execute(user.id, parse_id(room_id)))
 

@@ -39,8 +39,6 @@ async def send_message(
     read_turn_events: NamedDependency[SkipValidation[ReadTurnEvents]],
     idempotency_key: IdempotencyKey = None,
 ) -> Response[Turn]:
-    if idempotency_key is not None and not 0 < len(idempotency_key) <= 200:
-        raise ValidationFailed("Idempotency-Key must hold 1 to 200 characters.")
     if wants_stream(request.headers.get("accept")):
         return await stream_turn(  # type: ignore[return-value]
             send_message, read_turn_events, user.id, parse_id(session_id), data.message, idempotency_key

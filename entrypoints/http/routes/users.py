@@ -11,7 +11,14 @@ from entrypoints.http.schemas import CreateUserBody, UserCreated, UserOut
 
 
 # Security is additive across layers: the empty requirement `{}` documents that sign-up needs no key.
-@post("/users", tags=["users"], status_code=201, security=[{}], responses=error_specs(400, 403, 409, 413, 415, 422))
+@post(
+    "/users",
+    tags=["users"],
+    status_code=201,
+    security=[{}],
+    opt={"public": True},
+    responses=error_specs(400, 403, 409, 413, 415, 422),
+)
 async def create_user(
     data: CreateUserBody, register_user: NamedDependency[SkipValidation[RegisterUser]]
 ) -> UserCreated:
