@@ -31,6 +31,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sim_slow_chunk_delay_s: float = 0.15
     # LangGraph durability of a turn's graph run; see adapters/langgraph/runner.py.
     turn_durability: str = "exit"
+    # The longest any event stream stays open (a safety net far beyond any turn's length).
+    stream_max_s: float = 21600.0
     db_pool_max: int = 20
     # The longest a request waits for a free database connection before it is answered 503.
     db_pool_wait_s: float = 2.0
@@ -83,6 +85,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sim_slow_chunk_delay_s=_number(
             "PANTHEON_SIM_SLOW_CHUNK_DELAY_S", get("PANTHEON_SIM_SLOW_CHUNK_DELAY_S", "0.15"), float
         ),
+        stream_max_s=_number("PANTHEON_STREAM_MAX_S", get("PANTHEON_STREAM_MAX_S", "21600"), float),
         db_pool_max=int(_number("PANTHEON_DB_POOL_MAX", get("PANTHEON_DB_POOL_MAX", "20"), int)),
         db_pool_wait_s=_number("PANTHEON_DB_POOL_WAIT_S", get("PANTHEON_DB_POOL_WAIT_S", "2"), float),
         turn_db_patience_s=_number("PANTHEON_TURN_DB_PATIENCE_S", get("PANTHEON_TURN_DB_PATIENCE_S", "120"), float),

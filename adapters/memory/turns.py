@@ -8,7 +8,7 @@ from uuid import UUID
 import msgspec
 
 from adapters.memory.stores import MemoryDatabase
-from application.ports.events import TurnEvent
+from application.ports.events import EventPage, TurnEvent
 from application.ports.llm import LlmAttempt
 from application.ports.turns import (
     CallIntent,
@@ -285,13 +285,14 @@ class MemoryTurnEventStore:
     async def next_seq(self, turn_id: UUID) -> int:
         return len(self._data.events.get(turn_id, [])) + 1
 
-    async def events_after(self, user_id: UUID, turn_id: UUID, after_seq: int, limit: int) -> list[TurnEvent] | None:
+    async def events_after(self, user_id: UUID, turn_id: UUID, after_seq: int, limit: int) -> EventPage | None:
         row = self._data.turns.get(turn_id)
         if row is None or row.context.user_id != user_id:
             return None
         if self._data.db.live_room(user_id, row.context.room_id) is None:
             return None
-        return [e for e in self._data.events.get(turn_id, []) if e.seq > after_seq][:limit]
+        events = [e for e in self._data.events.get(turn_id, []) if e.seq > after_seq][:limit]
+        return EventPage(events=events, running=row.status is TurnStatus.RUNNING)
 
 
 class SequentialTurnRunner:

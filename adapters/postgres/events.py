@@ -8,7 +8,7 @@ from uuid import UUID
 import msgspec
 from psycopg_pool import AsyncConnectionPool
 
-from application.ports.events import TurnEvent
+from application.ports.events import EventPage, TurnEvent
 
 _json = msgspec.json.Encoder()
 
@@ -22,8 +22,8 @@ ON CONFLICT (turn_id, seq) DO NOTHING
 """
 NEXT_SEQ = "SELECT coalesce(max(seq), 0) + 1 AS seq FROM turn_events WHERE turn_id = %(turn_id)s"
 SELECT_EVENTS = """
-SELECT t.id IS NOT NULL AS found, e.seq, e.type, e.payload
-FROM (SELECT t.id FROM turns t JOIN rooms r ON r.id = t.room_id AND r.deleted_at IS NULL
+SELECT t.status = 'running' AS running, e.seq, e.type, e.payload
+FROM (SELECT t.id, t.status FROM turns t JOIN rooms r ON r.id = t.room_id AND r.deleted_at IS NULL
       WHERE t.id = %(turn_id)s AND t.user_id = %(user_id)s) t
 LEFT JOIN LATERAL (
     SELECT seq, type, payload FROM turn_events
@@ -49,7 +49,7 @@ class PostgresTurnEventStore:
             row = await (await conn.execute(NEXT_SEQ, {"turn_id": turn_id})).fetchone()
         return int(row["seq"])
 
-    async def events_after(self, user_id: UUID, turn_id: UUID, after_seq: int, limit: int) -> list[TurnEvent] | None:
+    async def events_after(self, user_id: UUID, turn_id: UUID, after_seq: int, limit: int) -> EventPage | None:
         async with self._pool.connection() as conn:
             cur = await conn.execute(
                 SELECT_EVENTS, {"user_id": user_id, "turn_id": turn_id, "after": after_seq, "limit": limit}
@@ -57,4 +57,5 @@ class PostgresTurnEventStore:
             rows = await cur.fetchall()
         if not rows:
             return None
-        return [TurnEvent(seq=r["seq"], type=r["type"], data=r["payload"]) for r in rows if r["seq"] is not None]
+        events = [TurnEvent(seq=r["seq"], type=r["type"], data=r["payload"]) for r in rows if r["seq"] is not None]
+        return EventPage(events=events, running=rows[0]["running"])

@@ -18,6 +18,11 @@ class TurnEvent(msgspec.Struct, frozen=True, kw_only=True):
     data: dict[str, Any]  # the SSE `data:` object; always holds turn_id and seq
 
 
+class EventPage(msgspec.Struct, frozen=True, kw_only=True):
+    events: list[TurnEvent]
+    running: bool  # False once the turn has finished: no event will follow the last stored one
+
+
 class TurnEventStore(Protocol):
     async def append_events(self, turn_id: UUID, events: list[TurnEvent], at: datetime) -> None: ...
 
@@ -25,6 +30,7 @@ class TurnEventStore(Protocol):
         """The seq the next event of this turn gets (1 for a turn without events)."""
         ...
 
-    async def events_after(self, user_id: UUID, turn_id: UUID, after_seq: int, limit: int) -> list[TurnEvent] | None:
-        """The owner's events with seq > after_seq in order; None when the turn is not the user's (or gone)."""
+    async def events_after(self, user_id: UUID, turn_id: UUID, after_seq: int, limit: int) -> EventPage | None:
+        """The owner's events with seq > after_seq in order, and whether the turn still runs; None when the
+        turn is not the user's, or its room was deleted."""
         ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from application.ports.events import TurnEvent, TurnEventStore
+from application.ports.events import EventPage, TurnEventStore
 from application.ports.sessions import SessionStore
 from application.ports.turns import TurnStore
 from application.use_cases.sessions import require_session
@@ -24,7 +24,8 @@ class ReadTurnEvents:
         if turn is None or turn.session_id != session_id:
             raise NotFound("No such turn.")
 
-    async def after(self, user_id: UUID, turn_id: UUID, after_seq: int) -> list[TurnEvent]:
+    async def after(self, user_id: UUID, turn_id: UUID, after_seq: int) -> EventPage:
+        """The next stored events; NotFound once the turn is gone (its room deleted)."""
         found = await self._events.events_after(user_id, turn_id, after_seq, PAGE)
         if found is None:
             raise NotFound("No such turn.")

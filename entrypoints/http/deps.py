@@ -73,7 +73,7 @@ def current_user(request: Request[Any, Any, Any]) -> User:
 
 
 def dependencies_from(container: Any, names: tuple[str, ...] = USE_CASES) -> dict[str, Provide]:
-    deps = {name: _wrap(getattr(container, name)) for name in names}
+    deps = {name: _wrap(getattr(container, name)) for name in (*names, "settings")}
     deps["user"] = Provide(current_user, sync_to_thread=False)
     return deps
 

@@ -1,8 +1,17 @@
-"""Server-Sent Events for turns: live from the process running the turn, or replayed from the database."""
+"""Turns over HTTP: answered when finished, streamed live as Server-Sent Events from the process running
+them, or replayed from the database by any process.
+
+Every stream ends: after the turn's terminal event; at once when it starts after that event; when the
+turn's room is deleted; and, as a last resort, after `max_s` (a bound no turn comes near), with a
+final `stream_closed` event telling the client to reconnect with `Last-Event-ID` if it still cares.
+While nothing happens a comment line goes out every KEEPALIVE_S, so proxies keep the connection and a
+client that went away is noticed.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
 from uuid import UUID
@@ -11,13 +20,16 @@ import msgspec
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from application.errors import StoreUnavailable, TurnUnavailable
-from application.ports.events import TERMINAL, TurnEvent
+from application.ports.events import TERMINAL, EventPage, TurnEvent
 from application.use_cases.send_message import SendMessage, SentTurn
 from application.use_cases.turn_events import ReadTurnEvents
 from domain.errors import NotFound
 
 T = TypeVar("T")
 POLL_S = 0.1  # how often a replaying stream looks for new events of a running turn
+OUTAGE_POLL_S = 1.0  # … and while the database is unavailable (the turn waits for it too)
+KEEPALIVE_S = 15.0
+PAUSE_GRACE_S = 2.0  # a turn that waits for the database this long is answered 503 (it goes on)
 _encoder = msgspec.json.Encoder()
 
 
@@ -25,41 +37,79 @@ def message(event: TurnEvent) -> ServerSentEventMessage:
     return ServerSentEventMessage(data=_encoder.encode(event.data).decode(), event=event.type, id=event.seq)
 
 
+def closed(turn_id: UUID, last_seq: int, max_s: float) -> ServerSentEventMessage:
+    """The stream's own last word (no `id:`: it is not an event of the turn)."""
+    data = {
+        "turn_id": str(turn_id),
+        "seq": last_seq,
+        "reason": "max_duration",
+        "detail": f"Streams close after {max_s:g} s; reconnect with Last-Event-ID: {last_seq} to go on.",
+    }
+    return ServerSentEventMessage(data=_encoder.encode(data).decode(), event="stream_closed")
+
+
+KEEPALIVE = ServerSentEventMessage(comment="keep-alive")
+
+
 def wants_stream(accept: str | None) -> bool:
     return accept is not None and "text/event-stream" in accept.lower()
 
 
-def live(queue: asyncio.Queue[TurnEvent | None]) -> ServerSentEvent:
+def live(queue: asyncio.Queue[TurnEvent | None], turn_id: UUID, max_s: float) -> ServerSentEvent:
     """Events as the turn running in this process produces them; None in the queue ends the stream."""
 
     async def events() -> AsyncIterator[ServerSentEventMessage]:
-        while (event := await queue.get()) is not None:
+        deadline, last = time.monotonic() + max_s, 0
+        while (wait := deadline - time.monotonic()) > 0:
+            try:
+                event = await asyncio.wait_for(queue.get(), min(KEEPALIVE_S, wait))
+            except TimeoutError:
+                yield KEEPALIVE
+                continue
+            if event is None:
+                return
             yield message(event)
+            last = event.seq
             if event.type in TERMINAL:
                 return
+        yield closed(turn_id, last, max_s)
 
     return ServerSentEvent(events(), status_code=200)
 
 
 def replay(
-    reader: ReadTurnEvents, user_id: UUID, turn_id: UUID, after_seq: int, first: list[TurnEvent]
+    reader: ReadTurnEvents, user_id: UUID, turn_id: UUID, after_seq: int, first: EventPage, max_s: float
 ) -> ServerSentEvent:
     """Stored events after `after_seq`, then new ones as any process stores them, up to the terminal one."""
 
     async def events() -> AsyncIterator[ServerSentEventMessage]:
-        batch, last = first, after_seq
+        page, last = first, after_seq
+        started = quiet_since = time.monotonic()
         while True:
-            for event in batch:
+            for event in page.events:
                 yield message(event)
                 last = event.seq
                 if event.type in TERMINAL:
                     return
-            if not batch:
-                await asyncio.sleep(POLL_S)
+            now = time.monotonic()
+            if page.events:
+                quiet_since = now
+            elif not page.running:
+                return  # finished, and nothing comes after `last`
+            if now - started >= max_s:
+                yield closed(turn_id, last, max_s)
+                return
+            if now - quiet_since >= KEEPALIVE_S:
+                yield KEEPALIVE
+                quiet_since = now
+            await asyncio.sleep(POLL_S)
             try:
-                batch = await reader.after(user_id, turn_id, last)
+                page = await reader.after(user_id, turn_id, last)
             except NotFound:  # the room was deleted meanwhile: the stream just ends
                 return
+            except StoreUnavailable:
+                page = EventPage(events=[], running=True)
+                await asyncio.sleep(OUTAGE_POLL_S)
 
     return ServerSentEvent(events(), status_code=200)
 
@@ -74,9 +124,6 @@ def detached(work: Awaitable[T]) -> asyncio.Future[T]:
     _detached.add(task)
     task.add_done_callback(_detached.discard)
     return task
-
-
-PAUSE_GRACE_S = 2.0  # a turn that waits for the database this long is answered 503 (it goes on)
 
 
 async def answer_turn(
@@ -115,14 +162,15 @@ async def stream_turn(
     session_id: UUID,
     message_text: str,
     idempotency_key: str | None,
+    max_s: float,
 ) -> ServerSentEvent:
     """POST …/turns with `Accept: text/event-stream`: refusals stay plain 4xx answers, then the turn streams."""
     started = await send.start(user_id, session_id, message_text, idempotency_key)
     if started.replay is not None:  # an Idempotency-Key replay: the original turn's stored events
         first = await reader.after(user_id, started.replay.id, 0)
-        return replay(reader, user_id, started.replay.id, 0, first)
+        return replay(reader, user_id, started.replay.id, 0, first, max_s)
     assert started.context is not None
     queue: asyncio.Queue[TurnEvent | None] = asyncio.Queue()
     task = detached(send.run(started.context, listener=queue.put_nowait))
     task.add_done_callback(lambda _: queue.put_nowait(None))
-    return live(queue)
+    return live(queue, started.context.turn_id, max_s)

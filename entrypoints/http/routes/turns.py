@@ -18,6 +18,7 @@ from entrypoints.http.errors import error_specs
 from entrypoints.http.responses import JsonResponse
 from entrypoints.http.schemas import SendMessageBody, TurnList
 from entrypoints.http.streaming import answer_turn, replay, stream_turn, wants_stream
+from entrypoints.settings import Settings
 
 Caller = NamedDependency[SkipValidation[User]]
 IdempotencyKey = Annotated[str | None, Parameter(header="Idempotency-Key", required=False)]
@@ -37,11 +38,18 @@ async def send_message(
     data: SendMessageBody,
     send_message: NamedDependency[SkipValidation[SendMessage]],
     read_turn_events: NamedDependency[SkipValidation[ReadTurnEvents]],
+    settings: NamedDependency[SkipValidation[Settings]],
     idempotency_key: IdempotencyKey = None,
 ) -> Response[Turn]:
     if wants_stream(request.headers.get("accept")):
         return await stream_turn(  # type: ignore[return-value]
-            send_message, read_turn_events, user.id, parse_id(session_id), data.message, idempotency_key
+            send_message,
+            read_turn_events,
+            user.id,
+            parse_id(session_id),
+            data.message,
+            idempotency_key,
+            settings.stream_max_s,
         )
     sent = await answer_turn(send_message, user.id, parse_id(session_id), data.message, idempotency_key)
     return JsonResponse(sent.turn, status_code=200 if sent.replayed else 201)
@@ -72,13 +80,15 @@ async def turn_events(
     session_id: str,
     turn_id: str,
     read_turn_events: NamedDependency[SkipValidation[ReadTurnEvents]],
+    settings: NamedDependency[SkipValidation[Settings]],
     last_event_id: LastEventId = None,
 ) -> ServerSentEvent:
     """The turn's events from the beginning (or after `Last-Event-ID`), live until its terminal event."""
     after = parse_last_event_id(last_event_id)
     sid, tid = parse_id(session_id), parse_id(turn_id)
     await read_turn_events.check(user.id, sid, tid)
-    return replay(read_turn_events, user.id, tid, after, await read_turn_events.after(user.id, tid, after))
+    first = await read_turn_events.after(user.id, tid, after)
+    return replay(read_turn_events, user.id, tid, after, first, settings.stream_max_s)
 
 
 def parse_last_event_id(raw: str | None) -> int:
