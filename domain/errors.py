@@ -65,5 +65,9 @@ class TooManyAgents(DomainError):
     code = "too_many_agents"
 
 
+def too_many_agents(limit: int) -> TooManyAgents:
+    return TooManyAgents(f"A room holds at most {limit} agents.", extra={"limit": limit})
+
+
 class ModeNotAvailable(DomainError):
     code = "mode_not_available"

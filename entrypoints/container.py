@@ -129,7 +129,9 @@ class Container(containers.DeclarativeContainer):
     change_mode = providers.Singleton(rooms.ChangeMode, room_store, clock)
     delete_room = providers.Singleton(rooms.DeleteRoom, room_store, clock)
 
-    add_agent = providers.Singleton(agents.AddAgent, room_store, agent_store, catalog, clock, ids)
+    add_agent = providers.Singleton(
+        agents.AddAgent, room_store, agent_store, catalog, clock, ids, max_agents=settings.provided.max_agents_per_room
+    )
     list_agents = providers.Singleton(agents.ListAgents, room_store, agent_store)
     update_agent = providers.Singleton(agents.UpdateAgent, agent_store, catalog)
     remove_agent = providers.Singleton(agents.RemoveAgent, agent_store)
@@ -162,7 +164,16 @@ class Container(containers.DeclarativeContainer):
         clock,
         ids,
     )
-    send_message = providers.Singleton(SendMessage, turn_store, pricing_store, catalog, run_turn, clock, ids)
+    send_message = providers.Singleton(
+        SendMessage,
+        turn_store,
+        pricing_store,
+        catalog,
+        run_turn,
+        clock,
+        ids,
+        max_agents=settings.provided.max_agents_per_room,
+    )
     recover_turns = providers.Singleton(
         RecoverTurns,
         turn_store,

@@ -34,6 +34,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # The longest any event stream stays open (a safety net far beyond any turn's length).
     stream_max_s: float = 21600.0
     db_pool_max: int = 20
+    max_agents_per_room: int = 32
     # The longest a request waits for a free database connection before it is answered 503.
     db_pool_wait_s: float = 2.0
     # How long a running turn waits for an unavailable database before leaving the turn to recovery.
@@ -86,6 +87,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "PANTHEON_SIM_SLOW_CHUNK_DELAY_S", get("PANTHEON_SIM_SLOW_CHUNK_DELAY_S", "0.15"), float
         ),
         stream_max_s=_number("PANTHEON_STREAM_MAX_S", get("PANTHEON_STREAM_MAX_S", "21600"), float),
+        max_agents_per_room=int(
+            _number("PANTHEON_MAX_AGENTS_PER_ROOM", get("PANTHEON_MAX_AGENTS_PER_ROOM", "32"), int)
+        ),
         db_pool_max=int(_number("PANTHEON_DB_POOL_MAX", get("PANTHEON_DB_POOL_MAX", "20"), int)),
         db_pool_wait_s=_number("PANTHEON_DB_POOL_WAIT_S", get("PANTHEON_DB_POOL_WAIT_S", "2"), float),
         turn_db_patience_s=_number("PANTHEON_TURN_DB_PATIENCE_S", get("PANTHEON_TURN_DB_PATIENCE_S", "120"), float),

@@ -13,8 +13,8 @@ from uuid import UUID
 
 import msgspec
 
-from application.ports.sessions import Message
-from domain.errors import AgentKeyTaken, EmailTaken
+from application.ports.sessions import MessageAt
+from domain.errors import AgentKeyTaken, EmailTaken, too_many_agents
 from domain.model import Agent, Mode, Room, Session, User
 from domain.pricing import PricingVersion
 
@@ -27,7 +27,7 @@ class MemoryDatabase:
     deleted_rooms: set[UUID] = field(default_factory=set)
     agents: dict[UUID, Agent] = field(default_factory=dict)
     sessions: dict[UUID, Session] = field(default_factory=dict)
-    messages: dict[UUID, list[Message]] = field(default_factory=dict)
+    messages: dict[UUID, list[MessageAt]] = field(default_factory=dict)
 
     def live_room(self, owner_id: UUID, room_id: UUID) -> Room | None:
         room = self.rooms.get(room_id)
@@ -58,9 +58,10 @@ class MemoryRoomStore:
     async def create_room(self, room: Room) -> None:
         self._db.rooms[room.id] = room
 
-    async def rooms_of(self, owner_id: UUID) -> list[Room]:
+    async def rooms_of(self, owner_id: UUID, *, limit: int, after: tuple[datetime, UUID] | None) -> list[Room]:
         rooms = [r for r in self._db.rooms.values() if self._db.live_room(owner_id, r.id)]
-        return sorted(rooms, key=lambda r: (r.created_at, r.id), reverse=True)
+        rooms = [r for r in rooms if after is None or (r.created_at, r.id) < after]
+        return sorted(rooms, key=lambda r: (r.created_at, r.id), reverse=True)[:limit]
 
     async def room_of(self, owner_id: UUID, room_id: UUID) -> Room | None:
         return self._db.live_room(owner_id, room_id)
@@ -93,7 +94,9 @@ class MemoryAgentStore:
     def __init__(self, db: MemoryDatabase) -> None:
         self._db = db
 
-    async def add_agent(self, agent: Agent) -> None:
+    async def add_agent(self, agent: Agent, *, limit: int) -> None:
+        if sum(a.room_id == agent.room_id for a in self._db.agents.values()) >= limit:
+            raise too_many_agents(limit)
         if any(a.room_id == agent.room_id and a.agent_key == agent.agent_key for a in self._db.agents.values()):
             raise AgentKeyTaken(f"This room already has an agent with key {agent.agent_key!r}.")
         self._db.agents[agent.id] = agent
@@ -128,11 +131,14 @@ class MemorySessionStore:
     async def create_session(self, session: Session) -> None:
         self._db.sessions[session.id] = session
 
-    async def sessions_of_room(self, owner_id: UUID, room_id: UUID) -> list[Session]:
+    async def sessions_of_room(
+        self, owner_id: UUID, room_id: UUID, *, limit: int, after: tuple[datetime, UUID] | None
+    ) -> list[Session]:
         if self._db.live_room(owner_id, room_id) is None:
             return []
         found = [s for s in self._db.sessions.values() if s.room_id == room_id and s.user_id == owner_id]
-        return sorted(found, key=lambda s: (s.created_at, s.id))
+        found = [s for s in found if after is None or (s.created_at, s.id) > after]
+        return sorted(found, key=lambda s: (s.created_at, s.id))[:limit]
 
     async def session_of(self, owner_id: UUID, session_id: UUID) -> Session | None:
         session = self._db.sessions.get(session_id)
@@ -140,10 +146,13 @@ class MemorySessionStore:
             return None
         return session if self._db.live_room(owner_id, session.room_id) else None
 
-    async def messages_of(self, owner_id: UUID, session_id: UUID) -> list[Message]:
+    async def messages_of(
+        self, owner_id: UUID, session_id: UUID, *, limit: int, after: tuple[int, int] | None
+    ) -> list[MessageAt]:
         if await self.session_of(owner_id, session_id) is None:
             return []
-        return list(self._db.messages.get(session_id, []))
+        found = self._db.messages.get(session_id, [])
+        return [m for m in found if after is None or (m.message.turn_index, m.position) > after][:limit]
 
 
 class MemoryPricingStore:

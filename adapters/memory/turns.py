@@ -174,13 +174,18 @@ class MemoryTurnStore:
             return None
         return self._to_turn(row)
 
-    async def turns_of(self, user_id: UUID, session_id: UUID) -> list[Turn]:
-        rows = [r for r in self._data.turns.values() if r.context.session_id == session_id]
-        return [
+    async def turns_of(self, user_id: UUID, session_id: UUID, *, limit: int, after: int | None) -> list[Turn]:
+        rows = [
+            r
+            for r in self._data.turns.values()
+            if r.context.session_id == session_id and (after is None or r.context.turn_index > after)
+        ]
+        turns = [
             t
             for r in sorted(rows, key=lambda r: r.context.turn_index)
             if (t := await self.turn_of(user_id, r.context.turn_id))
         ]
+        return turns[:limit]
 
     async def stale_turns(self, heartbeat_before: datetime) -> list[StaleTurn]:
         return [

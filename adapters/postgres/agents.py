@@ -6,7 +6,7 @@ from uuid import UUID
 from psycopg import errors
 from psycopg_pool import AsyncConnectionPool
 
-from domain.errors import AgentKeyTaken
+from domain.errors import AgentKeyTaken, too_many_agents
 from domain.model import Agent
 
 # Every read joins the owner's live room: tenancy and soft delete live in the SQL (invariant 5).
@@ -25,6 +25,8 @@ SELECT_AGENT = f"""
 SELECT {AGENT_COLUMNS} FROM agents a JOIN rooms r ON r.id = a.room_id
 WHERE a.id = %(agent_id)s AND a.room_id = %(room_id)s AND r.owner_id = %(owner_id)s AND r.deleted_at IS NULL
 """
+LOCK_ROOM_OF_AGENTS = "SELECT id FROM rooms WHERE id = %(room_id)s FOR UPDATE"
+COUNT_AGENTS = "SELECT count(*) AS agents FROM agents WHERE room_id = %(room_id)s"
 UPDATE_AGENT = """
 UPDATE agents SET name = %(name)s, model_alias = %(model)s, role_prompt = %(role_prompt)s, position = %(position)s
 WHERE id = %(id)s AND room_id = %(room_id)s
@@ -66,9 +68,14 @@ class PostgresAgentStore:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
 
-    async def add_agent(self, agent: Agent) -> None:
+    async def add_agent(self, agent: Agent, *, limit: int) -> None:
         try:
-            async with self._pool.connection() as conn:
+            async with self._pool.connection() as conn, conn.transaction():
+                # The room's row lock serialises concurrent adds, so the count below cannot be stale.
+                await conn.execute(LOCK_ROOM_OF_AGENTS, {"room_id": agent.room_id})
+                row = await (await conn.execute(COUNT_AGENTS, {"room_id": agent.room_id})).fetchone()
+                if row and row["agents"] >= limit:
+                    raise too_many_agents(limit)
                 await conn.execute(INSERT_AGENT, agent_params(agent))
         except errors.UniqueViolation as exc:
             raise AgentKeyTaken(f"This room already has an agent with key {agent.agent_key!r}.") from exc

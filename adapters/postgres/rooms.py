@@ -18,7 +18,9 @@ VALUES (%(id)s, %(owner_id)s, %(name)s, %(goal)s, %(current_mode)s, %(pending_mo
 SELECT_ROOMS_OF_OWNER = f"""
 SELECT {ROOM_COLUMNS} FROM rooms
 WHERE owner_id = %(owner_id)s AND deleted_at IS NULL
+  AND (%(after_at)s::timestamptz IS NULL OR (created_at, id) < (%(after_at)s, %(after_id)s::uuid))
 ORDER BY created_at DESC, id DESC
+LIMIT %(limit)s
 """
 SELECT_ROOM = f"""
 SELECT {ROOM_COLUMNS} FROM rooms
@@ -37,6 +39,11 @@ SOFT_DELETE_ROOM = """
 UPDATE rooms SET deleted_at = %(at)s, updated_at = %(at)s
 WHERE id = %(room_id)s AND owner_id = %(owner_id)s AND deleted_at IS NULL
 """
+
+
+def after_key(after: tuple[datetime, UUID] | None) -> dict[str, Any]:
+    """The keyset cursor (created_at, id) as query parameters."""
+    return {"after_at": after[0] if after else None, "after_id": after[1] if after else None}
 
 
 def to_room(row: dict[str, Any]) -> Room:
@@ -76,9 +83,10 @@ class PostgresRoomStore:
         async with self._pool.connection() as conn:
             await conn.execute(INSERT_ROOM, room_params(room))
 
-    async def rooms_of(self, owner_id: UUID) -> list[Room]:
+    async def rooms_of(self, owner_id: UUID, *, limit: int, after: tuple[datetime, UUID] | None) -> list[Room]:
+        params = {"owner_id": owner_id, "limit": limit, **after_key(after)}
         async with self._pool.connection() as conn:
-            cur = await conn.execute(SELECT_ROOMS_OF_OWNER, {"owner_id": owner_id})
+            cur = await conn.execute(SELECT_ROOMS_OF_OWNER, params)
             return [to_room(r) for r in await cur.fetchall()]
 
     async def room_of(self, owner_id: UUID, room_id: UUID) -> Room | None:

@@ -144,7 +144,9 @@ CROSS JOIN LATERAL (
 """
 SELECT_TURN = TURN_COLUMNS + "WHERE t.id = %(turn_id)s AND t.user_id = %(user_id)s"
 SELECT_TURNS_OF_SESSION = (
-    TURN_COLUMNS + "WHERE t.session_id = %(session_id)s AND t.user_id = %(user_id)s ORDER BY t.turn_index"
+    TURN_COLUMNS
+    + """WHERE t.session_id = %(session_id)s AND t.user_id = %(user_id)s AND t.turn_index > %(after)s
+ORDER BY t.turn_index LIMIT %(limit)s"""
 )
 SELECT_STEPS = """
 SELECT turn_id, step_index, kind, agent_key, agent_name, model_alias, status, content, error,
@@ -351,8 +353,9 @@ class PostgresTurnStore:
         turns = await self._turns(SELECT_TURN, {"turn_id": turn_id, "user_id": user_id})
         return turns[0] if turns else None
 
-    async def turns_of(self, user_id: UUID, session_id: UUID) -> list[Turn]:
-        return await self._turns(SELECT_TURNS_OF_SESSION, {"session_id": session_id, "user_id": user_id})
+    async def turns_of(self, user_id: UUID, session_id: UUID, *, limit: int, after: int | None) -> list[Turn]:
+        params = {"session_id": session_id, "user_id": user_id, "limit": limit, "after": -1 if after is None else after}
+        return await self._turns(SELECT_TURNS_OF_SESSION, params)
 
     async def _turns(self, sql: str, params: dict[str, Any]) -> list[Turn]:
         async with self._pool.connection() as conn:

@@ -7,8 +7,9 @@ from domain.model import Agent
 
 
 class AgentStore(Protocol):
-    async def add_agent(self, agent: Agent) -> None:
-        """Insert; raise AgentKeyTaken when the room already has the key."""
+    async def add_agent(self, agent: Agent, *, limit: int) -> None:
+        """Insert, atomically with the check that the room has fewer than `limit` agents (TooManyAgents
+        otherwise, also under concurrent adds); AgentKeyTaken when the room already has the key."""
         ...
 
     async def agents_of(self, owner_id: UUID, room_id: UUID) -> list[Agent]:

@@ -11,8 +11,8 @@ from domain.model import Mode, Room
 class RoomStore(Protocol):
     async def create_room(self, room: Room) -> None: ...
 
-    async def rooms_of(self, owner_id: UUID) -> list[Room]:
-        """Live rooms of the owner, newest first."""
+    async def rooms_of(self, owner_id: UUID, *, limit: int, after: tuple[datetime, UUID] | None) -> list[Room]:
+        """Up to `limit` live rooms of the owner, newest first (by created_at, then id), older than `after`."""
         ...
 
     async def room_of(self, owner_id: UUID, room_id: UUID) -> Room | None:

@@ -15,13 +15,22 @@ from domain.errors import NotFound
 from domain.model import Agent
 
 MAX_POSITION = 10_000
+DEFAULT_MAX_AGENTS = 32  # PANTHEON_MAX_AGENTS_PER_ROOM: a roundtable calls every agent, each a paid call
 
 
 class AddAgent:
     def __init__(
-        self, rooms: RoomStore, agents: AgentStore, catalog: ModelCatalog, clock: Clock, ids: IdGenerator
+        self,
+        rooms: RoomStore,
+        agents: AgentStore,
+        catalog: ModelCatalog,
+        clock: Clock,
+        ids: IdGenerator,
+        *,
+        max_agents: int = DEFAULT_MAX_AGENTS,
     ) -> None:
         self._rooms, self._agents, self._catalog, self._clock, self._ids = rooms, agents, catalog, clock, ids
+        self._max_agents = max_agents
 
     async def execute(
         self,
@@ -49,7 +58,7 @@ class AddAgent:
             position=position,
             created_at=self._clock.now(),
         )
-        await self._agents.add_agent(agent)
+        await self._agents.add_agent(agent, limit=self._max_agents)
         return agent
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 import msgspec
 
+from application.paging import check_limit, decode_cursor, page
 from application.ports.catalog import ModelCatalog
 from application.ports.clock import Clock, IdGenerator
 from application.ports.rooms import RoomStore
@@ -54,8 +56,10 @@ class ListRooms:
     def __init__(self, rooms: RoomStore) -> None:
         self._rooms = rooms
 
-    async def execute(self, owner_id: UUID) -> list[Room]:
-        return await self._rooms.rooms_of(owner_id)
+    async def execute(self, owner_id: UUID, *, limit: int, cursor: str | None) -> tuple[list[Room], str | None]:
+        after = decode_cursor(cursor, tuple[datetime, UUID])
+        rooms = await self._rooms.rooms_of(owner_id, limit=check_limit(limit) + 1, after=after)
+        return page(rooms, limit, lambda r: (r.created_at, r.id))
 
 
 class GetRoom:

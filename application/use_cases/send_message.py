@@ -15,6 +15,7 @@ from application.ports.clock import Clock, IdGenerator
 from application.ports.events import TurnEvent
 from application.ports.pricing import PricingStore
 from application.ports.turns import NewTurn, TurnContext, TurnStore
+from application.use_cases.agents import DEFAULT_MAX_AGENTS
 from application.use_cases.run_turn import RunTurn
 from domain.budget import compute_budget, estimate_tokens
 from domain.errors import (
@@ -24,6 +25,7 @@ from domain.errors import (
     NotFound,
     TurnInProgress,
     ValidationFailed,
+    too_many_agents,
 )
 from domain.model import Mode
 from domain.planning import plan_turn
@@ -58,9 +60,12 @@ class SendMessage:
         run_turn: RunTurn,
         clock: Clock,
         ids: IdGenerator,
+        *,
+        max_agents: int = DEFAULT_MAX_AGENTS,
     ) -> None:
         self._turns, self._pricing, self._catalog, self._run_turn = turns, pricing, catalog, run_turn
         self._clock, self._ids = clock, ids
+        self._max_agents = max_agents
 
     async def execute(
         self, user_id: UUID, session_id: UUID, message: str, idempotency_key: str | None = None
@@ -123,6 +128,8 @@ class SendMessage:
     def _plan(self, message: str) -> Callable[[Mode, list[RosterEntry]], list[PlannedStep]]:
         def plan(mode: Mode, roster: list[RosterEntry]) -> list[PlannedStep]:
             steps = plan_turn(mode, roster, message)
+            if len(steps) > self._max_agents:  # a room filled before the limit was lowered
+                raise too_many_agents(self._max_agents)
             if mode is Mode.ORCHESTRATOR:
                 raise ModeNotAvailable(
                     "Orchestrator mode is not available on this server yet; switch the room to manual or roundtable."

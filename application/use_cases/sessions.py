@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
+from application.paging import check_limit, decode_cursor, page
 from application.ports.clock import Clock, IdGenerator
 from application.ports.rooms import RoomStore
 from application.ports.sessions import Message, SessionStore
@@ -36,9 +38,13 @@ class ListSessions:
     def __init__(self, rooms: RoomStore, sessions: SessionStore) -> None:
         self._rooms, self._sessions = rooms, sessions
 
-    async def execute(self, owner_id: UUID, room_id: UUID) -> list[Session]:
+    async def execute(
+        self, owner_id: UUID, room_id: UUID, *, limit: int, cursor: str | None
+    ) -> tuple[list[Session], str | None]:
+        after = decode_cursor(cursor, tuple[datetime, UUID])
         await require_room(self._rooms, owner_id, room_id)
-        return await self._sessions.sessions_of_room(owner_id, room_id)
+        found = await self._sessions.sessions_of_room(owner_id, room_id, limit=check_limit(limit) + 1, after=after)
+        return page(found, limit, lambda s: (s.created_at, s.id))
 
 
 class GetSession:
@@ -53,6 +59,11 @@ class ListMessages:
     def __init__(self, sessions: SessionStore) -> None:
         self._sessions = sessions
 
-    async def execute(self, owner_id: UUID, session_id: UUID) -> list[Message]:
+    async def execute(
+        self, owner_id: UUID, session_id: UUID, *, limit: int, cursor: str | None
+    ) -> tuple[list[Message], str | None]:
+        after = decode_cursor(cursor, tuple[int, int])
         await require_session(self._sessions, owner_id, session_id)
-        return await self._sessions.messages_of(owner_id, session_id)
+        found = await self._sessions.messages_of(owner_id, session_id, limit=check_limit(limit) + 1, after=after)
+        kept, next_cursor = page(found, limit, lambda m: (m.message.turn_index, m.position))
+        return [m.message for m in kept], next_cursor

@@ -45,7 +45,6 @@ CODE_OF_STATUS: dict[int, str] = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
-    429: "rate_limited",
     503: "service_unavailable",
 }
 

@@ -121,6 +121,7 @@ class RoomOut(msgspec.Struct, kw_only=True):
 
 class RoomList(msgspec.Struct):
     items: list[RoomOut]
+    next_cursor: str | None
 
 
 class AgentOut(msgspec.Struct, kw_only=True):
@@ -162,10 +163,12 @@ class SessionOut(msgspec.Struct, kw_only=True):
 
 class SessionList(msgspec.Struct):
     items: list[SessionOut]
+    next_cursor: str | None
 
 
 class MessageList(msgspec.Struct):
     items: list[Message]
+    next_cursor: str | None
 
 
 class ModelList(msgspec.Struct):
@@ -240,6 +243,7 @@ class SendMessageBody(Body):
 
 class TurnList(msgspec.Struct):
     items: list[Turn]
+    next_cursor: str | None
 
 
 class UsageEvents(msgspec.Struct):

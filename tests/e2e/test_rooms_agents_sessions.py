@@ -64,7 +64,7 @@ async def test_an_unknown_manager_model_is_refused(client: AsyncTestClient, owne
     response = await client.post(f"{API}/rooms", json={"name": "x", "manager_model": "gpt-9000"}, headers=owner)
 
     assert_error(response, 422, "unknown_model")
-    assert (await client.get(f"{API}/rooms", headers=owner)).json() == {"items": []}
+    assert (await client.get(f"{API}/rooms", headers=owner)).json() == {"items": [], "next_cursor": None}
 
 
 async def test_rooms_are_listed_newest_first(client: AsyncTestClient, owner: dict[str, str]) -> None:
@@ -145,7 +145,7 @@ async def test_a_deleted_room_answers_404_on_every_route(client: AsyncTestClient
     for method, path, body in routes_of(doomed["id"], agent["id"], session["id"]):
         response = await client.request(method, API + path, json=body, headers=owner)
         assert_error(response, 404, "not_found")
-    assert (await client.get(f"{API}/rooms", headers=owner)).json() == {"items": [kept]}
+    assert (await client.get(f"{API}/rooms", headers=owner)).json() == {"items": [kept], "next_cursor": None}
 
 
 # Agents ----------------------------------------------------------------------------------------------
@@ -258,7 +258,7 @@ async def test_sessions_are_opened_listed_and_read(client: AsyncTestClient, owne
     aware(session["created_at"])
     second = await open_session(client, owner, room["id"])
     listed = (await client.get(f"{API}/rooms/{room['id']}/sessions", headers=owner)).json()
-    assert listed == {"items": [session, second]}
+    assert listed == {"items": [session, second], "next_cursor": None}
     assert (await client.get(f"{API}/sessions/{session['id']}", headers=owner)).json() == session
 
 
@@ -268,7 +268,7 @@ async def test_a_new_session_has_no_messages(client: AsyncTestClient, owner: dic
     response = await client.get(f"{API}/sessions/{session['id']}/messages", headers=owner)
 
     assert response.status_code == 200
-    assert response.json() == {"items": []}
+    assert response.json() == {"items": [], "next_cursor": None}
 
 
 async def test_a_session_can_be_opened_without_a_body(client: AsyncTestClient, owner: dict[str, str]) -> None:

@@ -86,7 +86,10 @@ async def test_refusals_stay_plain_errors_before_any_stream(client: AsyncTestCli
         422,
         "no_valid_tag",
     )
-    assert (await client.get(f"{API}/sessions/{session}/turns", headers=headers)).json() == {"items": []}
+    assert (await client.get(f"{API}/sessions/{session}/turns", headers=headers)).json() == {
+        "items": [],
+        "next_cursor": None,
+    }
 
 
 async def test_a_turn_sent_without_streaming_can_be_replayed(client: AsyncTestClient) -> None:

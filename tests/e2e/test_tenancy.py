@@ -68,4 +68,4 @@ async def test_alices_things_are_untouched_and_unseen(
     assert (room["name"], room["current_mode"], room["pending_mode"]) == ("Alice's", "manual", None)
     assert [(a["id"], a["name"]) for a in agents] == [(alices["agent"], "Confidant")]
     assert [s["id"] for s in sessions] == [alices["session"]]
-    assert (await client.get(f"{API}/rooms", headers=bob)).json() == {"items": []}
+    assert (await client.get(f"{API}/rooms", headers=bob)).json() == {"items": [], "next_cursor": None}

@@ -138,7 +138,10 @@ async def test_turn_errors_write_nothing(client: AsyncTestClient) -> None:
     empty_headers, _, empty_session = await council(client)
     assert_error(await send(client, empty_headers, empty_session, "@ada hi"), 422, "no_agents")
     assert (await client.get(f"{API}/sessions/{session}", headers=headers)).json()["turn_count"] == 0
-    assert (await client.get(f"{API}/sessions/{session}/turns", headers=headers)).json() == {"items": []}
+    assert (await client.get(f"{API}/sessions/{session}/turns", headers=headers)).json() == {
+        "items": [],
+        "next_cursor": None,
+    }
     assert await ledger(client, headers) == []
     await client.put(f"{API}/rooms/{room}/mode", json={"mode": "orchestrator"}, headers=headers)
     assert_error(await send(client, headers, session, "@ada hi"), 422, "mode_not_available")

@@ -4,6 +4,7 @@ from litestar import delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import SkipValidation
 
+from application.paging import DEFAULT_LIMIT
 from application.use_cases import rooms as uc
 from domain.model import User
 from entrypoints.http.deps import parse_id
@@ -24,9 +25,15 @@ async def create_room(
     return RoomOut.of(room)
 
 
-@get("/rooms", tags=["rooms"], responses=error_specs(401))
-async def list_rooms(user: Caller, list_rooms: NamedDependency[SkipValidation[uc.ListRooms]]) -> RoomList:
-    return RoomList(items=[RoomOut.of(r) for r in await list_rooms.execute(user.id)])
+@get("/rooms", tags=["rooms"], responses=error_specs(401, 422))
+async def list_rooms(
+    user: Caller,
+    list_rooms: NamedDependency[SkipValidation[uc.ListRooms]],
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> RoomList:
+    rooms, next_cursor = await list_rooms.execute(user.id, limit=limit, cursor=cursor)
+    return RoomList(items=[RoomOut.of(r) for r in rooms], next_cursor=next_cursor)
 
 
 @get("/rooms/{room_id:str}", tags=["rooms"], responses=error_specs(401, 404))

@@ -4,6 +4,7 @@ from litestar import get, post
 from litestar.di import NamedDependency
 from litestar.params import SkipValidation
 
+from application.paging import DEFAULT_LIMIT
 from application.use_cases import sessions as uc
 from domain.model import User
 from entrypoints.http.deps import parse_id
@@ -30,12 +31,16 @@ async def open_session(
     return SessionOut.of(await open_session.execute(user.id, parse_id(room_id)))
 
 
-@get("/rooms/{room_id:str}/sessions", tags=["sessions"], responses=error_specs(401, 404))
+@get("/rooms/{room_id:str}/sessions", tags=["sessions"], responses=error_specs(401, 404, 422))
 async def list_sessions(
-    user: Caller, room_id: str, list_sessions: NamedDependency[SkipValidation[uc.ListSessions]]
+    user: Caller,
+    room_id: str,
+    list_sessions: NamedDependency[SkipValidation[uc.ListSessions]],
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
 ) -> SessionList:
-    found = await list_sessions.execute(user.id, parse_id(room_id))
-    return SessionList(items=[SessionOut.of(s) for s in found])
+    found, next_cursor = await list_sessions.execute(user.id, parse_id(room_id), limit=limit, cursor=cursor)
+    return SessionList(items=[SessionOut.of(s) for s in found], next_cursor=next_cursor)
 
 
 @get("/sessions/{session_id:str}", tags=["sessions"], responses=error_specs(401, 404))
@@ -45,8 +50,13 @@ async def get_session(
     return SessionOut.of(await get_session.execute(user.id, parse_id(session_id)))
 
 
-@get("/sessions/{session_id:str}/messages", tags=["sessions"], responses=error_specs(401, 404))
+@get("/sessions/{session_id:str}/messages", tags=["sessions"], responses=error_specs(401, 404, 422))
 async def list_messages(
-    user: Caller, session_id: str, list_messages: NamedDependency[SkipValidation[uc.ListMessages]]
+    user: Caller,
+    session_id: str,
+    list_messages: NamedDependency[SkipValidation[uc.ListMessages]],
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
 ) -> MessageList:
-    return MessageList(items=await list_messages.execute(user.id, parse_id(session_id)))
+    found, next_cursor = await list_messages.execute(user.id, parse_id(session_id), limit=limit, cursor=cursor)
+    return MessageList(items=found, next_cursor=next_cursor)

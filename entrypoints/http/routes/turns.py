@@ -7,6 +7,7 @@ from litestar.di import NamedDependency
 from litestar.params import Parameter, SkipValidation
 from litestar.response import ServerSentEvent
 
+from application.paging import DEFAULT_LIMIT
 from application.use_cases import turns as uc
 from application.use_cases.send_message import SendMessage
 from application.use_cases.turn_events import ReadTurnEvents
@@ -55,11 +56,16 @@ async def send_message(
     return JsonResponse(sent.turn, status_code=200 if sent.replayed else 201)
 
 
-@get("/sessions/{session_id:str}/turns", tags=["turns"], responses=error_specs(401, 404))
+@get("/sessions/{session_id:str}/turns", tags=["turns"], responses=error_specs(401, 404, 422))
 async def list_turns(
-    user: Caller, session_id: str, list_turns: NamedDependency[SkipValidation[uc.ListTurns]]
+    user: Caller,
+    session_id: str,
+    list_turns: NamedDependency[SkipValidation[uc.ListTurns]],
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
 ) -> TurnList:
-    return TurnList(items=await list_turns.execute(user.id, parse_id(session_id)))
+    found, next_cursor = await list_turns.execute(user.id, parse_id(session_id), limit=limit, cursor=cursor)
+    return TurnList(items=found, next_cursor=next_cursor)
 
 
 @get("/sessions/{session_id:str}/turns/{turn_id:str}", tags=["turns"], responses=error_specs(401, 404))

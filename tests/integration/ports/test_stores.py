@@ -35,7 +35,7 @@ from application.ports.rooms import RoomStore
 from application.ports.sessions import SessionStore
 from application.ports.users import UserStore
 from domain.api_keys import hash_api_key, new_api_key
-from domain.errors import AgentKeyTaken, EmailTaken
+from domain.errors import AgentKeyTaken, EmailTaken, TooManyAgents
 from domain.model import Agent, Mode, Room, Session, User
 from tests.unit.use_cases.fakes import pricing_version
 
@@ -114,7 +114,7 @@ async def add_room(stores: Stores, owner: User, name: str = "Room", *, at: datet
     return room
 
 
-async def add_agent(stores: Stores, room: Room, key: str, position: int = 0) -> Agent:
+async def add_agent(stores: Stores, room: Room, key: str, position: int = 0, *, limit: int = 32) -> Agent:
     agent = Agent(
         id=uuid.uuid4(),
         room_id=room.id,
@@ -125,7 +125,7 @@ async def add_agent(stores: Stores, room: Room, key: str, position: int = 0) -> 
         position=position,
         created_at=tick(),
     )
-    await stores.agents.add_agent(agent)
+    await stores.agents.add_agent(agent, limit=limit)
     return agent
 
 
@@ -161,6 +161,25 @@ async def test_a_duplicate_e_mail_whatever_its_case_is_refused(stores: Stores) -
 # Rooms -----------------------------------------------------------------------------------------------
 
 
+async def test_rooms_page_newest_first_from_a_keyset_cursor(stores: Stores) -> None:
+    owner = await add_user(stores)
+    rooms = [await add_room(stores, owner, f"r{i}") for i in range(5)]
+    first = await stores.rooms.rooms_of(owner.id, limit=2, after=None)
+    assert first == [rooms[4], rooms[3]]
+    rest = await stores.rooms.rooms_of(owner.id, limit=10, after=(first[-1].created_at, first[-1].id))
+    assert rest == [rooms[2], rooms[1], rooms[0]]
+
+
+async def test_sessions_page_oldest_first_from_a_keyset_cursor(stores: Stores) -> None:
+    owner = await add_user(stores)
+    room = await add_room(stores, owner)
+    sessions = [await add_session(stores, room) for _ in range(4)]
+    first = await stores.sessions.sessions_of_room(owner.id, room.id, limit=3, after=None)
+    assert first == sessions[:3]
+    after = (first[-1].created_at, first[-1].id)
+    assert await stores.sessions.sessions_of_room(owner.id, room.id, limit=3, after=after) == sessions[3:]
+
+
 async def test_rooms_of_lists_the_owners_rooms_newest_first(stores: Stores) -> None:
     owner, other = await add_user(stores), await add_user(stores)
     middle_at, old_at, new_at = tick(), _BASE - timedelta(days=1), tick() + timedelta(days=1)
@@ -169,7 +188,7 @@ async def test_rooms_of_lists_the_owners_rooms_newest_first(stores: Stores) -> N
     new = await add_room(stores, owner, "new", at=new_at)
     await add_room(stores, other, "not yours")
 
-    assert await stores.rooms.rooms_of(owner.id) == [new, middle, old]
+    assert await stores.rooms.rooms_of(owner.id, limit=50, after=None) == [new, middle, old]
 
 
 async def test_room_of_answers_only_its_owner(stores: Stores) -> None:
@@ -226,11 +245,11 @@ async def test_a_soft_deleted_room_disappears_with_its_agents_and_sessions(store
 
     assert await stores.rooms.delete_room(owner.id, doomed.id, tick()) is True
 
-    assert await stores.rooms.rooms_of(owner.id) == [kept]
+    assert await stores.rooms.rooms_of(owner.id, limit=50, after=None) == [kept]
     assert await stores.rooms.room_of(owner.id, doomed.id) is None
     assert await stores.agents.agents_of(owner.id, doomed.id) == []
     assert await stores.agents.agent_of(owner.id, doomed.id, agent.id) is None
-    assert await stores.sessions.sessions_of_room(owner.id, doomed.id) == []
+    assert await stores.sessions.sessions_of_room(owner.id, doomed.id, limit=50, after=None) == []
     assert await stores.sessions.session_of(owner.id, session.id) is None
     assert await stores.rooms.delete_room(owner.id, doomed.id, tick()) is False
 
@@ -251,7 +270,7 @@ async def test_a_deleted_room_cannot_be_edited_back(stores: Stores) -> None:
     await stores.rooms.save_room(msgspec.structs.replace(room, name="revived", updated_at=tick()))
 
     assert await stores.rooms.room_of(owner.id, room.id) is None
-    assert await stores.rooms.rooms_of(owner.id) == []
+    assert await stores.rooms.rooms_of(owner.id, limit=50, after=None) == []
 
 
 # Agents ----------------------------------------------------------------------------------------------
@@ -274,6 +293,17 @@ async def test_agents_are_ordered_by_position_then_key(stores: Stores) -> None:
         ("ab", 2),
         ("bob", 2),
     ]
+
+
+async def test_a_room_holds_at_most_the_limit_of_agents(stores: Stores) -> None:
+    owner = await add_user(stores)
+    room = await add_room(stores, owner)
+    for key in ("a", "b", "c"):
+        await add_agent(stores, room, key, limit=3)
+    with pytest.raises(TooManyAgents) as refused:
+        await add_agent(stores, room, "d", limit=3)
+    assert refused.value.extra == {"limit": 3}
+    assert [a.agent_key for a in await stores.agents.agents_of(owner.id, room.id)] == ["a", "b", "c"]
 
 
 async def test_an_agent_key_is_unique_within_its_room_only(stores: Stores) -> None:
@@ -332,9 +362,9 @@ async def test_sessions_are_scoped_by_owner_and_listed_oldest_first(stores: Stor
     first, second = await add_session(stores, room), await add_session(stores, room)
     await add_session(stores, other_room)
 
-    assert await stores.sessions.sessions_of_room(owner.id, room.id) == [first, second]
+    assert await stores.sessions.sessions_of_room(owner.id, room.id, limit=50, after=None) == [first, second]
     assert await stores.sessions.session_of(owner.id, first.id) == first
-    assert await stores.sessions.sessions_of_room(other.id, room.id) == []
+    assert await stores.sessions.sessions_of_room(other.id, room.id, limit=50, after=None) == []
     assert await stores.sessions.session_of(other.id, first.id) is None
     assert await stores.sessions.session_of(owner.id, uuid.uuid4()) is None
 
@@ -343,7 +373,7 @@ async def test_a_new_session_has_no_messages(stores: Stores) -> None:
     owner = await add_user(stores)
     session = await add_session(stores, await add_room(stores, owner))
 
-    assert await stores.sessions.messages_of(owner.id, session.id) == []
+    assert await stores.sessions.messages_of(owner.id, session.id, limit=50, after=None) == []
 
 
 # Pricing ---------------------------------------------------------------------------------------------

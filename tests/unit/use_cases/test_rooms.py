@@ -30,7 +30,7 @@ async def test_an_unknown_manager_model_is_refused_and_nothing_is_stored(world: 
     with pytest.raises(UnknownModel):
         await world.new_room(owner, manager_model="gpt-9000")
 
-    assert await ListRooms(world.rooms).execute(owner) == []
+    assert (await ListRooms(world.rooms).execute(owner, limit=50, cursor=None))[0] == []
 
 
 async def test_rooms_are_listed_newest_first_and_only_the_owners(world: World) -> None:
@@ -40,7 +40,10 @@ async def test_rooms_are_listed_newest_first_and_only_the_owners(world: World) -
     second = await world.new_room(owner, "second")
     await world.new_room(other, "not yours")
 
-    assert [r.id for r in await ListRooms(world.rooms).execute(owner)] == [second.id, first.id]
+    assert [r.id for r in (await ListRooms(world.rooms).execute(owner, limit=50, cursor=None))[0]] == [
+        second.id,
+        first.id,
+    ]
 
 
 @pytest.mark.parametrize("room_id", ["someone else's", "missing"])
@@ -136,7 +139,7 @@ async def test_a_deleted_room_is_gone_and_cannot_be_deleted_twice(world: World) 
 
     await delete.execute(owner, doomed.id)
 
-    assert [r.id for r in await ListRooms(world.rooms).execute(owner)] == [kept.id]
+    assert [r.id for r in (await ListRooms(world.rooms).execute(owner, limit=50, cursor=None))[0]] == [kept.id]
     with pytest.raises(NotFound):
         await GetRoom(world.rooms).execute(owner, doomed.id)
     with pytest.raises(NotFound):

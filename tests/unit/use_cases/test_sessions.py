@@ -21,7 +21,7 @@ async def test_a_new_session_starts_with_no_turns_and_no_messages(world: World) 
 
     assert (session.room_id, session.user_id, session.turn_count, session.created_at) == (room.id, owner, 0, START)
     assert await GetSession(world.sessions).execute(owner, session.id) == session
-    assert await ListMessages(world.sessions).execute(owner, session.id) == []
+    assert await ListMessages(world.sessions).execute(owner, session.id, limit=50, cursor=None) == ([], None)
 
 
 async def test_sessions_of_a_room_are_listed_oldest_first(world: World) -> None:
@@ -32,7 +32,10 @@ async def test_sessions_of_a_room_are_listed_oldest_first(world: World) -> None:
     second = await world.new_session(owner, room.id)
     await world.new_session(owner, other_room.id)
 
-    assert await ListSessions(world.rooms, world.sessions).execute(owner, room.id) == [first, second]
+    assert await ListSessions(world.rooms, world.sessions).execute(owner, room.id, limit=50, cursor=None) == (
+        [first, second],
+        None,
+    )
 
 
 async def test_another_users_room_and_sessions_are_not_found(world: World) -> None:
@@ -43,11 +46,11 @@ async def test_another_users_room_and_sessions_are_not_found(world: World) -> No
     with pytest.raises(NotFound):
         await world.new_session(intruder, room.id)
     with pytest.raises(NotFound):
-        await ListSessions(world.rooms, world.sessions).execute(intruder, room.id)
+        await ListSessions(world.rooms, world.sessions).execute(intruder, room.id, limit=50, cursor=None)
     with pytest.raises(NotFound):
         await GetSession(world.sessions).execute(intruder, session.id)
     with pytest.raises(NotFound):
-        await ListMessages(world.sessions).execute(intruder, session.id)
+        await ListMessages(world.sessions).execute(intruder, session.id, limit=50, cursor=None)
     with pytest.raises(NotFound):
         await GetSession(world.sessions).execute(owner, uuid4())
 
@@ -62,8 +65,8 @@ async def test_the_sessions_of_a_deleted_room_are_not_found(world: World) -> Non
     with pytest.raises(NotFound):
         await world.new_session(owner, room.id)
     with pytest.raises(NotFound):
-        await ListSessions(world.rooms, world.sessions).execute(owner, room.id)
+        await ListSessions(world.rooms, world.sessions).execute(owner, room.id, limit=50, cursor=None)
     with pytest.raises(NotFound):
         await GetSession(world.sessions).execute(owner, session.id)
     with pytest.raises(NotFound):
-        await ListMessages(world.sessions).execute(owner, session.id)
+        await ListMessages(world.sessions).execute(owner, session.id, limit=50, cursor=None)
