@@ -25,7 +25,7 @@ _OPENING_USER_TURN = "(continuing the conversation)"
 
 
 class AnthropicDialect:
-    request_id_header = "request-id"
+    request_id_headers = ("request-id", "x-request-id", "x-litellm-call-id")
 
     def url(self, base_url: str) -> str:
         return f"{base_url}/messages"
@@ -99,8 +99,13 @@ class AnthropicStreamReader:
             message = data.get("message") if isinstance(data.get("message"), dict) else {}
             message_id = message.get("id")
             self.state.request_id = message_id if isinstance(message_id, str) else None
-            # message_start's output_tokens is a placeholder (1): take output only from message_delta.
-            self._figures.merge(message.get("usage"), with_output=False)
+            # message_start's output_tokens is a placeholder (1): take output only from message_delta. Some
+            # relays (LiteLLM) also send input_tokens 0 here and the real count in message_delta: an
+            # all-zero input is no figure at all, so a stream that breaks before message_delta estimates it.
+            usage = message.get("usage")
+            if isinstance(usage, dict) and not any(usage.get(f) for f in _UsageFigures.INPUT_FIELDS):
+                usage = None
+            self._figures.merge(usage, with_output=False)
             self.state.usage = self._figures.reported()
         elif kind == "content_block_delta":
             delta = data.get("delta")
@@ -126,7 +131,7 @@ class AnthropicStreamReader:
 class _UsageFigures:
     """Anthropic usage objects folded together, keeping the latest non-null figure of each field."""
 
-    _INPUT_FIELDS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+    INPUT_FIELDS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
 
     def __init__(self) -> None:
         self._input_parts: dict[str, int] = {}
@@ -135,7 +140,7 @@ class _UsageFigures:
     def merge(self, raw: Any, *, with_output: bool) -> None:
         if not isinstance(raw, dict):
             return
-        for field in self._INPUT_FIELDS:
+        for field in self.INPUT_FIELDS:
             if (count := as_count(raw.get(field))) is not None:
                 self._input_parts[field] = count
         if with_output and (output := as_count(raw.get("output_tokens"))) is not None:

@@ -38,8 +38,10 @@ def fault_from_error_object(error: Any) -> ProviderFault:
     error = error if isinstance(error, Mapping) else {"message": str(error)}
     kind = str(error.get("type") or error.get("code") or "error")
     message = str(error.get("message") or "no message")
-    numeric_code = error.get("code") if isinstance(error.get("code"), int) else None
-    if "rate_limit" in kind or numeric_code == 429:
+    code = error.get("code")
+    # Proxies relay the upstream HTTP status as the code, as a number or as a string (LiteLLM: "429").
+    numeric_code = int(code) if isinstance(code, int) or (isinstance(code, str) and code.isdigit()) else None
+    if "rate_limit" in kind or "throttl" in kind or numeric_code == 429:
         return ProviderFault(codes.PROVIDER_RATE_LIMITED, f"{kind}: {message}", status="rate_limited", retryable=True)
     client_error = kind in _CLIENT_ERROR_TYPES or (numeric_code is not None and 400 <= numeric_code < 500)
     return ProviderFault(codes.PROVIDER_ERROR, f"{kind}: {message}", retryable=not client_error)

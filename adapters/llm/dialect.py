@@ -48,7 +48,8 @@ class StreamReader(Protocol):
 
 
 class Dialect(Protocol):
-    request_id_header: str
+    # Where a provider names its id for the request, first found wins (proxies add their own header).
+    request_id_headers: tuple[str, ...]
 
     def url(self, base_url: str) -> str: ...
 

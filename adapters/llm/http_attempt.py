@@ -80,7 +80,9 @@ class HttpAttempt:
         )
         response = await self._http.send(http_request, stream=True)
         try:
-            self._header_request_id = response.headers.get(self._dialect.request_id_header)
+            self._header_request_id = next(
+                (response.headers[h] for h in self._dialect.request_id_headers if h in response.headers), None
+            )
             if not response.is_success:
                 await response.aread()
                 return self._refused(response)

@@ -20,7 +20,7 @@ _DONE = "[DONE]"
 
 
 class OpenAiDialect:
-    request_id_header = "x-request-id"
+    request_id_headers = ("x-request-id", "x-litellm-call-id")
 
     def url(self, base_url: str) -> str:
         return f"{base_url}/chat/completions"

@@ -123,8 +123,9 @@ class OpenAiKit:
             payload["usage"] = self.usage(usage)
         return payload
 
-    def error_in_stream(self, error_type: str, message: str) -> Reply:
-        return sse_reply([_data({"error": {"type": error_type, "message": message}})])
+    def error_in_stream(self, error_type: str, message: str, code: str | None = None) -> Reply:
+        error = {"type": error_type, "message": message, **({"code": code} if code is not None else {})}
+        return sse_reply([_data({"error": error})])
 
     def error_body(self, error_type: str, message: str) -> dict[str, Any]:
         return {"error": {"type": error_type, "message": message}}
@@ -164,8 +165,12 @@ class AnthropicKit:
         pause_s: float = 0.0,
         cut: bool = False,
         headers: dict[str, str] | None = None,
+        input_later: bool = False,
     ) -> Reply:
+        """`input_later`: as LiteLLM relays it, message_start says input_tokens 0 and message_delta the real count."""
         start_usage = self.input_usage(usage) | {"output_tokens": 1} if usage else {}
+        if input_later and usage:
+            start_usage = {"input_tokens": 0, "output_tokens": 0}
         message = {"id": chunk_id, "type": "message", "role": "assistant", "content": [], "usage": start_usage}
         events: list[str | Pause] = [
             _event("message_start", {"type": "message_start", "message": message}),
@@ -183,6 +188,8 @@ class AnthropicKit:
         if finish:
             events.append(_event("content_block_stop", {"type": "content_block_stop", "index": 0}))
             delta_usage = {"output_tokens": usage.output} if usage else {}
+            if input_later and usage:
+                delta_usage |= self.input_usage(usage)
             events.append(
                 _event(
                     "message_delta",
@@ -205,8 +212,9 @@ class AnthropicKit:
             payload["usage"] = self.input_usage(usage) | {"output_tokens": usage.output}
         return payload
 
-    def error_in_stream(self, error_type: str, message: str) -> Reply:
-        return sse_reply([_event("error", {"type": "error", "error": {"type": error_type, "message": message}})])
+    def error_in_stream(self, error_type: str, message: str, code: str | None = None) -> Reply:
+        error = {"type": error_type, "message": message, **({"code": code} if code is not None else {})}
+        return sse_reply([_event("error", {"type": "error", "error": error})])
 
     def error_body(self, error_type: str, message: str) -> dict[str, Any]:
         return {"type": "error", "error": {"type": error_type, "message": message}}

@@ -299,3 +299,52 @@ async def test_a_4xx_is_rejected_without_retry(api: Api, server: ScriptedLlmServ
     [row] = outcome.rows
     assert row["status"] == "error"
     assert_refused_for_free(row)
+
+
+# --- seen against a real LiteLLM proxy --------------------------------------------------------------
+
+
+async def test_a_throttling_error_inside_a_200_stream_is_a_rate_limit(api: Api, server: ScriptedLlmServer) -> None:
+    # LiteLLM relays the upstream 429 inside the stream, its code a string.
+    throttled = server.kit.error_in_stream("throttling_error", "Too many requests", code="429")
+    outcome = await run_case(api, server, throttled, server.kit.stream(PIECES, usage=FakeUsage(input=120, output=9)))
+
+    assert (outcome.step["status"], outcome.step["content"]) == ("completed", TEXT)
+    assert outcome.statuses == ["rate_limited", "success"]
+    limited = next(r for r in outcome.rows if r["status"] == "rate_limited")
+    assert limited["error_code"] == "provider_rate_limited"
+
+
+async def test_a_stream_that_breaks_after_a_placeholder_input_count_estimates_the_input(
+    api: Api, loopback: Loopback
+) -> None:
+    server = loopback.of("anthropic")
+    usage = FakeUsage(input=120, output=9)
+    cut = server.kit.stream(PIECES[:2], usage=usage, finish=False, done=False, cut=True, input_later=True)
+    outcome = await run_case(api, server, *[cut] * ATTEMPTS)
+
+    assert_failed(outcome, "provider_stream_interrupted")
+    for row in outcome.rows:  # not the placeholder's 0: the provider saw the whole prompt
+        assert row["usage_estimated"] is True
+        assert outcome.tokens(row) == (outcome.estimated_input(), 0, estimate_tokens(PARTIAL))
+
+
+async def test_an_input_count_given_only_at_the_end_is_the_one_recorded(api: Api, loopback: Loopback) -> None:
+    server = loopback.of("anthropic")
+    outcome = await run_case(
+        api, server, server.kit.stream(PIECES, usage=FakeUsage(input=120, output=9), input_later=True)
+    )
+
+    [row] = outcome.rows
+    assert (row["status"], row["usage_estimated"], outcome.tokens(row)) == ("success", False, (120, 0, 9))
+
+
+async def test_an_error_row_keeps_the_request_id_a_proxy_names_in_its_own_header(
+    api: Api, server: ScriptedLlmServer
+) -> None:
+    refused = status_reply(400, "bad request", headers={"x-litellm-call-id": "litellm-call-7f3a"})
+    outcome = await run_case(api, server, refused)
+
+    assert_failed(outcome, "provider_rejected")
+    [row] = outcome.rows
+    assert row["request_id"] == "litellm-call-7f3a"
