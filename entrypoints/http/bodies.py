@@ -78,8 +78,13 @@ def _decode(raw: bytes, body_type: Any) -> Any:
         key = found.group(1) if found and found.group(1) else "data"
         raise refuse(key, str(exc).split(" - at ")[0], "body") from None
     except msgspec.DecodeError as exc:
-        if "surrogate" in str(exc):  # valid JSON escapes that are not text: say which field holds them
-            check_text(json.loads(raw), "body")
+        # msgspec refuses \ud800-style escapes of lone surrogates as malformed; the JSON is well formed,
+        # only its text is not text: say which field holds it.
+        try:
+            lenient = json.loads(raw)
+        except (ValueError, RecursionError):
+            lenient = None
+        check_text(lenient, "body")
         raise ValidationException(
             detail=f"JSON is malformed: {exc}".replace("JSON is malformed: JSON", "JSON")
         ) from None
