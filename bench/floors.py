@@ -29,7 +29,7 @@ ANSWER = (
 
 
 def open_pool(database_url: str, *, max_size: int = 4) -> AsyncConnectionPool:
-    """Opened as DESIGN.md says AsyncPostgresSaver needs: autocommit, prepare_threshold=0, dict_row."""
+    """Opened as AsyncPostgresSaver needs (docs/design.md): autocommit, prepare_threshold=0, dict_row."""
     return AsyncConnectionPool(
         database_url,
         min_size=1,

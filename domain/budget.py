@@ -1,4 +1,4 @@
-"""Context budget math for one agent call (DESIGN.md, "Context budget"), in exact integers."""
+"""Context budget math for one agent call (docs/design.md, "Context budget"), in exact integers."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The retry loop shared by the HTTP adapters, and its policy.
 
-Semantics (DESIGN.md: `max_retries` counts retries, so attempts = 1 + max_retries):
+Semantics (docs/design.md: `max_retries` counts retries, so attempts = 1 + max_retries):
 - retried: 429 (status rate_limited; waits the provider's Retry-After, capped at 60 s), 5xx and
   408, connect errors (no ledger row: the request never reached the provider), read timeouts and
   the per-attempt deadline, a stream cut before its end marker, and error objects sent inside a 200

@@ -1,4 +1,4 @@
-"""Turn events in PostgreSQL, readable by any server process (API.md: replay with Last-Event-ID)."""
+"""Turn events in PostgreSQL, readable by any server process (docs/http-api.md: replay with Last-Event-ID)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Turn events: the replayable stream of what happened in a turn (API.md, Streaming)."""
+"""Turn events: the replayable stream of what happened in a turn (docs/http-api.md, "Streaming")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""At start, publish the configuration's price overrides as a new pricing version (DESIGN.md, LLM providers).
+"""At start, publish the configuration's price overrides as a new pricing version (docs/design.md, "LLM providers").
 
 A model alias in the TOML may carry its own prices. When they differ from the version in force, a new
 immutable version is published: the active one plus these overrides, effective now. Its name is the

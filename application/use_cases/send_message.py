@@ -81,7 +81,10 @@ class SendMessage:
     ) -> StartedTurn:
         """Everything that can refuse the message (4xx), then the turn's allocation; nothing runs yet."""
         if not message.strip() or len(message) > MAX_MESSAGE_CHARS:
-            raise ValidationFailed(f"The message must hold 1 to {MAX_MESSAGE_CHARS} characters.")
+            raise ValidationFailed(
+                f"The message must hold 1 to {MAX_MESSAGE_CHARS} characters, not only spaces.",
+                extra=[{"key": "message", "source": "body"}],
+            )
         digest = request_hash(session_id, message)
         if idempotency_key is not None:
             replay = await self._replay(user_id, session_id, idempotency_key, digest)

@@ -79,7 +79,7 @@ def dependencies_from(container: Any, names: tuple[str, ...] = USE_CASES) -> dic
 
 
 def parse_id(raw: str) -> UUID:
-    """A malformed id in a path answers like a missing resource (API.md: 404 not_found)."""
+    """A malformed id in a path answers like a missing resource (docs/http-api.md: 404 not_found)."""
     try:
         return UUID(raw)
     except ValueError:

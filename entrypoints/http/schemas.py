@@ -1,4 +1,4 @@
-"""Request and response bodies of the public HTTP contract (API.md)."""
+"""Request and response bodies of the public HTTP contract (docs/http-api.md)."""
 
 from __future__ import annotations
 

@@ -49,6 +49,7 @@ def closed(turn_id: UUID, last_seq: int, max_s: float) -> ServerSentEventMessage
 
 
 KEEPALIVE = ServerSentEventMessage(comment="keep-alive")
+NOT_STORED = {"Cache-Control": "no-store"}  # like every answer (a stream is per user, too)
 
 
 def wants_stream(accept: str | None) -> bool:
@@ -74,7 +75,7 @@ def live(queue: asyncio.Queue[TurnEvent | None], turn_id: UUID, max_s: float) ->
                 return
         yield closed(turn_id, last, max_s)
 
-    return ServerSentEvent(events(), status_code=200)
+    return ServerSentEvent(events(), status_code=200, headers=NOT_STORED)
 
 
 def replay(
@@ -111,7 +112,7 @@ def replay(
                 page = EventPage(events=[], running=True)
                 await asyncio.sleep(OUTAGE_POLL_S)
 
-    return ServerSentEvent(events(), status_code=200)
+    return ServerSentEvent(events(), status_code=200, headers=NOT_STORED)
 
 
 _detached: set[asyncio.Future[Any]] = set()

@@ -1,7 +1,7 @@
 """The real app on a real PostgreSQL (a fresh clone per module), driven over HTTP.
 
 `AsyncTestClient` runs the app's lifespan, which opens the container's pool; the test never touches
-the container's internals, only the public HTTP contract of API.md.
+the container's internals, only the public HTTP contract (docs/http-api.md).
 """
 
 from __future__ import annotations

@@ -99,6 +99,10 @@ async def test_a_database_outage_mid_turn_is_a_pause_and_requests_fail_fast(
         recovered_s = await until_healthy(api, server.url)
         answers = await asyncio.gather(*posts)
 
+        print(  # the figures, with -s
+            f"\noutage -m {mode}: GET /rooms 503 after {rooms_s:.2f} s, /healthz 503 after {health_s:.2f} s, "
+            f"a new turn refused after {refused_s:.2f} s, healthy {recovered_s:.2f} s after the restart"
+        )
         # Fail fast, say the truth.
         assert (rooms.status_code, rooms.json()["code"]) == (503, "service_unavailable") and rooms_s < 3.0
         assert health.status_code == 503 and health_s < 2.0

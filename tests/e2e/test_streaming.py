@@ -1,4 +1,4 @@
-"""Turns as Server-Sent Events (API.md, Streaming): live from POST, replayed from GET …/events."""
+"""Turns as Server-Sent Events (docs/http-api.md, "Streaming"): live from POST, replayed from GET …/events."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from domain.pricing import CallCharge, ModelPrice, PricingVersion, price_call
 
 D = Decimal
 
-# Multipliers and weights of the seeded version 2026-02-20 (DESIGN.md). DESIGN.md gives no USD
+# Multipliers and weights of the seeded version 2026-02-20 (docs/design.md). The design gives no USD
 # prices, so the per-million-token prices below are illustrative.
 SEED_MULTIPLIERS = {
     "deepseek": "1.00",

@@ -90,7 +90,7 @@ def pricing_version(
     effective_from: datetime = datetime(2026, 2, 20, tzinfo=UTC),
     prices: dict[str, tuple[str, str, str, str]] = SEED_PRICES,
 ) -> PricingVersion:
-    """By default the version the migrations seed (DESIGN.md, "Pricing version 2026-02-20")."""
+    """By default the version the migrations seed (docs/design.md, "Pricing")."""
     models = {
         alias: ModelPrice(
             alias=alias,
