@@ -92,7 +92,7 @@ def test_an_oversized_request_head_is_refused_before_any_work(server: Server) ->
     huge = b"GET /healthz HTTP/1.1\r\nhost: x\r\nx-filler: " + b"a" * (64 * 1024 * 1024) + b"\r\n\r\n"
     answer, took = raw_request(server, huge)
     assert answer.startswith(b"HTTP/1.1 431 ")
-    assert b'"code":"headers_too_large"' in answer and took < 2.0
+    assert b'"code":"headers_too_large"' in answer and took < 5.0  # unbounded, it froze the server ~6 s
     long_url = b"GET /healthz?" + b"q" * 40_000 + b" HTTP/1.1\r\nhost: x\r\n\r\n"
     assert raw_request(server, long_url)[0].startswith(b"HTTP/1.1 431 ")
     # Reasonable heads and large bodies are served as usual.

@@ -104,11 +104,12 @@ async def test_a_database_outage_mid_turn_is_a_pause_and_requests_fail_fast(
             f"a new turn refused after {refused_s:.2f} s, healthy {recovered_s:.2f} s after the restart"
         )
         # Fail fast, say the truth.
-        assert (rooms.status_code, rooms.json()["code"]) == (503, "service_unavailable") and rooms_s < 3.0
-        assert health.status_code == 503 and health_s < 2.0
+        # Bounds with room for a loaded machine: the pool waits 2 s, the health probe 1 s (a hang was 13-30 s).
+        assert (rooms.status_code, rooms.json()["code"]) == (503, "service_unavailable") and rooms_s < 4.0
+        assert health.status_code == 503 and health_s < 3.0
         assert refused.status_code in (409, 503)  # the session's turn runs, or no turn could start
-        assert refused_s < 3.0 and "turn_id" not in (refused.json().get("extra") or {})
-        assert recovered_s < 3.0
+        assert refused_s < 4.0 and "turn_id" not in (refused.json().get("extra") or {})
+        assert recovered_s < 5.0
         for answer in answers:  # a turn caught by the outage is named, so that a retry gets it
             assert answer.status_code == 503, answer.text
             assert answer.json()["extra"]["turn_started"] is True and answer.json()["extra"]["turn_id"]

@@ -102,7 +102,7 @@ async def test_no_free_connection_is_store_unavailable_within_the_wait(small_poo
             async with small_pool.connection():
                 pass
         assert raised.value.maybe_written is False  # nothing was sent
-        assert 0.9 <= time.monotonic() - started < 1.8
+        assert 0.9 <= time.monotonic() - started < 3.0  # the 1 s wait, not the old 30 s
 
 
 async def test_a_connection_that_breaks_mid_statement_is_store_unavailable_that_may_have_written(
