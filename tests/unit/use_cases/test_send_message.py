@@ -71,6 +71,7 @@ class TurnWorld(World):
         self.recorder = MemoryStepRecorder(self.data)
         self.events = MemoryTurnEventStore(self.data)
         self.llm = ScriptedLlm()
+        self.patience = Patience(0)
 
     def executor(self, *, resuming: bool = False, events=None, on_pause=None) -> ExecuteStep:
         return ExecuteStep(
@@ -81,7 +82,7 @@ class TurnWorld(World):
             self.recorder,
             self.clock,
             self.ids,
-            Patience(0),
+            self.patience,
             resuming=resuming,
             events=events,
             on_pause=on_pause,
@@ -95,7 +96,7 @@ class TurnWorld(World):
             self.events,
             self.recorder,
             self.pricing,
-            Patience(0),
+            self.patience,
             self.clock,
             self.ids,
         )
@@ -103,8 +104,8 @@ class TurnWorld(World):
     def recovery(self) -> RecoverTurns:
         return RecoverTurns(self.turns, self.run_turn(), self.clock, stale_after_s=30, abandon_after_s=3600)
 
-    def send(self) -> SendMessage:
-        return SendMessage(self.turns, self.pricing, self.catalog, self.run_turn(), self.clock, self.ids)
+    def send(self, run: RunTurn | None = None) -> SendMessage:
+        return SendMessage(self.turns, self.pricing, self.catalog, run or self.run_turn(), self.clock, self.ids)
 
     async def room_with(self, *keys: str, mode: Mode = Mode.MANUAL) -> tuple[UUID, UUID, UUID]:
         user = await self.new_user_id()
@@ -356,14 +357,8 @@ async def no_sleep(_: float) -> None:
 async def test_a_database_outage_mid_turn_is_a_pause_not_a_failure(tw: TurnWorld, landed: bool) -> None:
     user, _, session = await tw.room_with("ada", "bob", mode=Mode.ROUNDTABLE)
     tw.recorder = FlakyRecorder(tw.data, down=3, landed=landed)
-    patience = Patience(60, sleep=no_sleep)
-    executor = lambda **kw: ExecuteStep(  # noqa: E731
-        tw.llm, tw.catalog, tw.pricing, tw.turns, tw.recorder, tw.clock, tw.ids, patience, **kw
-    )
-    run = RunTurn(
-        tw.turns, SequentialTurnRunner(), executor, tw.events, tw.recorder, tw.pricing, patience, tw.clock, tw.ids
-    )
-    send = SendMessage(tw.turns, tw.pricing, tw.catalog, run, tw.clock, tw.ids)
+    tw.patience = Patience(60, sleep=no_sleep)
+    send = tw.send()
     context = (await send.start(user, session, "go")).context
     pauses: list[int] = []
     turn = await send.run(context, on_pause=lambda: pauses.append(1))
@@ -378,14 +373,9 @@ async def test_a_database_outage_mid_turn_is_a_pause_not_a_failure(tw: TurnWorld
 async def test_an_outage_longer_than_the_patience_leaves_the_turn_running_for_recovery(tw: TurnWorld) -> None:
     user, _, session = await tw.room_with("ada", mode=Mode.ROUNDTABLE)
     tw.recorder = FlakyRecorder(tw.data, down=1000)
-    patience = Patience(0, sleep=no_sleep)
-    executor = lambda **kw: ExecuteStep(  # noqa: E731
-        tw.llm, tw.catalog, tw.pricing, tw.turns, tw.recorder, tw.clock, tw.ids, patience, **kw
-    )
-    run = RunTurn(
-        tw.turns, SequentialTurnRunner(), executor, tw.events, tw.recorder, tw.pricing, patience, tw.clock, tw.ids
-    )
-    send = SendMessage(tw.turns, tw.pricing, tw.catalog, run, tw.clock, tw.ids)
+    tw.patience = Patience(0, sleep=no_sleep)
+    run = tw.run_turn()
+    send = tw.send(run)
     context = (await send.start(user, session, "go")).context
     with pytest.raises(StoreUnavailable):
         await send.run(context)
@@ -423,7 +413,7 @@ async def test_a_crash_after_a_completed_step_ends_the_turn_by_the_partial_failu
     user, _, session = await tw.room_with("ada", "bob", "cy", mode=Mode.ROUNDTABLE)
     run = tw.run_turn()
     run._runner = CrashingRunner()
-    send = SendMessage(tw.turns, tw.pricing, tw.catalog, run, tw.clock, tw.ids)
+    send = tw.send(run)
     turn = (await send.execute(user, session, "go")).turn
     assert turn.status is TurnStatus.PARTIAL
     assert [(s.agent_key, s.status) for s in turn.steps] == [
