@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import AsyncIterator
 
 from dependency_injector import containers, providers
 from psycopg_pool import AsyncConnectionPool
 
+from adapters.caching import CachedHistoryStore, CachedPricingStore, CachedUserStore
 from adapters.langgraph.runner import Durability, LangGraphTurnRunner
 from adapters.llm.catalog import Catalog, load_catalog
 from adapters.llm.router import LlmRouter, build_llm_clients
 from adapters.postgres.agents import PostgresAgentStore
-from adapters.postgres.checkpointer import open_checkpointer
+from adapters.postgres.checkpointer import open_checkpointer, prune_finished_threads
 from adapters.postgres.events import PostgresTurnEventStore
 from adapters.postgres.health import DatabaseHealth
 from adapters.postgres.ledger import PostgresUsageLedger
@@ -21,7 +23,7 @@ from adapters.postgres.pricing import PostgresPricingStore
 from adapters.postgres.rooms import PostgresRoomStore
 from adapters.postgres.sessions import PostgresSessionStore
 from adapters.postgres.steps import PostgresStepRecorder
-from adapters.postgres.turns import PostgresTurnStore
+from adapters.postgres.turns import PostgresHistoryStore, PostgresTurnStore
 from adapters.postgres.users import PostgresUserStore
 from adapters.system import RandomIds, SystemClock
 from application.patience import Patience
@@ -32,6 +34,7 @@ from application.use_cases.publish_prices import PublishPrices
 from application.use_cases.recover_turns import RecoverTurns
 from application.use_cases.run_turn import RunTurn
 from application.use_cases.send_message import SendMessage
+from application.use_cases.supervise_turns import SuperviseTurns
 from entrypoints.settings import Settings
 
 
@@ -53,8 +56,14 @@ async def open_llm(catalog: Catalog, sim_slow_chunk_delay_s: float) -> AsyncIter
             await client.aclose()
 
 
-async def open_runner(checkpointer: object, durability: Durability) -> AsyncIterator[LangGraphTurnRunner]:
-    runner = LangGraphTurnRunner(checkpointer, durability=durability)  # type: ignore[arg-type]
+async def open_runner(
+    checkpointer: object, durability: Durability, pool: AsyncConnectionPool
+) -> AsyncIterator[LangGraphTurnRunner]:
+    runner = LangGraphTurnRunner(
+        checkpointer,  # type: ignore[arg-type]
+        durability=durability,
+        forget=functools.partial(prune_finished_threads, pool),
+    )
     try:
         yield runner
     finally:
@@ -93,8 +102,8 @@ async def shutdown_resources(container: Container) -> None:
 
 
 class Container(containers.DeclarativeContainer):
-    # Use cases hold no state of their own, so one instance each serves every request; only the step
-    # executor (which caches a turn's history and counts its calls) is made per turn.
+    # Use cases hold no state of their own, so one instance each serves every request; the caches are
+    # decorators around the stores they speed up (adapters/caching.py).
     settings = providers.Dependency(instance_of=Settings)
     database_url = providers.Dependency(instance_of=str)
 
@@ -104,18 +113,19 @@ class Container(containers.DeclarativeContainer):
     ids = providers.Singleton(RandomIds)
     catalog = providers.Singleton(load_catalog, settings.provided.config_path, providers.Object(os.environ))
 
-    user_store = providers.Singleton(PostgresUserStore, pool)
+    user_store = providers.Singleton(CachedUserStore, providers.Singleton(PostgresUserStore, pool))
     room_store = providers.Singleton(PostgresRoomStore, pool)
     agent_store = providers.Singleton(PostgresAgentStore, pool)
     session_store = providers.Singleton(PostgresSessionStore, pool)
-    pricing_store = providers.Singleton(PostgresPricingStore, pool)
+    pricing_store = providers.Singleton(CachedPricingStore, providers.Singleton(PostgresPricingStore, pool))
     turn_store = providers.Singleton(PostgresTurnStore, pool)
+    history_store = providers.Singleton(CachedHistoryStore, providers.Singleton(PostgresHistoryStore, pool))
     step_recorder = providers.Singleton(PostgresStepRecorder, pool)
     usage_ledger = providers.Singleton(PostgresUsageLedger, pool)
 
     llm = providers.Resource(open_llm, catalog, settings.provided.sim_slow_chunk_delay_s)
     checkpointer = providers.Resource(open_checkpointer, pool)
-    runner = providers.Resource(open_runner, checkpointer, settings.provided.turn_durability)
+    runner = providers.Resource(open_runner, checkpointer, settings.provided.turn_durability, pool)
 
     register_user = providers.Singleton(
         users.RegisterUser, user_store, clock, ids, open_signup=settings.provided.open_signup
@@ -148,15 +158,15 @@ class Container(containers.DeclarativeContainer):
     publish_prices = providers.Singleton(PublishPrices, pricing_store, catalog, clock)
 
     patience = providers.Singleton(Patience, settings.provided.turn_db_patience_s)
-    execute_step = providers.Factory(
-        ExecuteStep, llm, catalog, pricing_store, turn_store, step_recorder, clock, ids, patience
+    execute_step = providers.Singleton(
+        ExecuteStep, llm, catalog, pricing_store, history_store, step_recorder, clock, ids, patience
     )
     event_store = providers.Singleton(PostgresTurnEventStore, pool)
     run_turn = providers.Singleton(
         RunTurn,
         turn_store,
         runner,
-        execute_step.provider,
+        execute_step,
         event_store,
         step_recorder,
         pricing_store,
@@ -182,6 +192,7 @@ class Container(containers.DeclarativeContainer):
         stale_after_s=settings.provided.turn_stale_after_s,
         abandon_after_s=settings.provided.turn_abandon_after_s,
     )
+    supervise_turns = providers.Singleton(SuperviseTurns, turn_store, recover_turns, run_turn, runner, clock)
     read_turn_events = providers.Singleton(turn_events.ReadTurnEvents, session_store, turn_store, event_store)
     list_turns = providers.Singleton(turns.ListTurns, session_store, turn_store)
     get_turn = providers.Singleton(turns.GetTurn, session_store, turn_store)

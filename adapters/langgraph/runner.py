@@ -12,6 +12,7 @@ pruned in batches off the request path (`prune_finished_threads`).
 from __future__ import annotations
 
 import operator
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal, TypedDict
 from uuid import UUID
 
@@ -41,9 +42,17 @@ def _to_steps(state: dict[str, Any] | None) -> list[TurnStep]:
 
 
 class LangGraphTurnRunner:
-    def __init__(self, checkpointer: BaseCheckpointSaver, *, durability: Durability = "exit") -> None:
+    def __init__(
+        self,
+        checkpointer: BaseCheckpointSaver,
+        *,
+        durability: Durability = "exit",
+        forget: Callable[[], Awaitable[int]] | None = None,
+    ) -> None:
+        """`forget` deletes the checkpoints of finished turns (adapters/postgres/checkpointer.py)."""
         self._checkpointer = checkpointer
         self._durability: Durability = durability
+        self._forget = forget
         self._graphs: dict[int, CompiledStateGraph] = {}
         # What a node needs but must not be checkpointed: the turn snapshot and the step executor.
         self._active: dict[str, tuple[TurnContext, StepExecutor]] = {}
@@ -58,6 +67,9 @@ class LangGraphTurnRunner:
         if not snapshot.next:  # every node ran; only the turn's final mark was missing
             return _to_steps(snapshot.values)
         return await self._invoke(turn, execute_step, None)
+
+    async def forget_finished(self) -> int:
+        return await self._forget() if self._forget is not None else 0
 
     async def close(self) -> None:
         self._graphs.clear()

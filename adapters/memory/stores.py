@@ -1,7 +1,8 @@
 """In-process fakes of the storage ports, for fast use-case tests.
 
-They share one `MemoryDatabase` so tenancy and soft delete behave as the SQL does; the shared port
-test suite runs the same assertions against these and the Postgres adapters.
+They share one `MemoryDatabase` (the turn fakes in adapters/memory/turns.py too), so tenancy, soft
+delete and the conversation read back behave as the SQL does; the shared port test suite runs the
+same assertions against these and the Postgres adapters.
 """
 
 from __future__ import annotations
@@ -9,14 +10,34 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from uuid import UUID
+from uuid import UUID, uuid5
 
 import msgspec
 
-from application.ports.sessions import MessageAt
+from application.ports.events import TurnEvent
+from application.ports.sessions import Message, MessageAt
+from application.ports.turns import CallIntent, ContextAudit, LedgerEntry, TurnContext
 from domain.errors import AgentKeyTaken, EmailTaken, too_many_agents
 from domain.model import Agent, Mode, Room, Session, User
 from domain.pricing import PricingVersion
+from domain.turns import StepError, StepKind, StepStatus, TurnStatus, TurnStep
+
+
+@dataclass(kw_only=True)
+class TurnRow:
+    context: TurnContext
+    idempotency_key: str | None
+    request_hash: str
+    status: TurnStatus
+    heartbeat_at: datetime
+    completed_at: datetime | None = None
+    error: StepError | None = None
+
+
+@dataclass(frozen=True)
+class StepRow:
+    step: TurnStep
+    at: datetime
 
 
 @dataclass
@@ -27,13 +48,37 @@ class MemoryDatabase:
     deleted_rooms: set[UUID] = field(default_factory=set)
     agents: dict[UUID, Agent] = field(default_factory=dict)
     sessions: dict[UUID, Session] = field(default_factory=dict)
-    messages: dict[UUID, list[MessageAt]] = field(default_factory=dict)
+    turns: dict[UUID, TurnRow] = field(default_factory=dict)
+    steps: dict[tuple[UUID, int], StepRow] = field(default_factory=dict)
+    intents: dict[UUID, CallIntent] = field(default_factory=dict)
+    ledger: list[LedgerEntry] = field(default_factory=list)
+    audits: dict[UUID, ContextAudit] = field(default_factory=dict)
+    events: dict[UUID, list[TurnEvent]] = field(default_factory=dict)
 
     def live_room(self, owner_id: UUID, room_id: UUID) -> Room | None:
         room = self.rooms.get(room_id)
         if room is None or room.owner_id != owner_id or room_id in self.deleted_rooms:
             return None
         return room
+
+    def running_turn_of(self, session_id: UUID) -> bool:
+        return any(r.context.session_id == session_id and r.status is TurnStatus.RUNNING for r in self.turns.values())
+
+    def steps_of(self, turn_id: UUID) -> list[StepRow]:
+        return [row for (t, _), row in sorted(self.steps.items(), key=lambda kv: kv[0][1]) if t == turn_id]
+
+    def add_events(self, turn_id: UUID, events: list[TurnEvent]) -> None:
+        stored = self.events.setdefault(turn_id, [])
+        for event in events:
+            if event.seq <= len(stored):
+                continue  # already there: a retried write (ON CONFLICT DO NOTHING in the real table)
+            if event.seq != len(stored) + 1:  # the primary key (turn_id, seq) leaves no gap
+                raise ValueError(f"event seq {event.seq} after {len(stored)}")
+            stored.append(event)
+
+
+def error_detail(step: TurnStep) -> str:
+    return step.error.detail if step.error else ""
 
 
 class MemoryUserStore:
@@ -151,8 +196,43 @@ class MemorySessionStore:
     ) -> list[MessageAt]:
         if await self.session_of(owner_id, session_id) is None:
             return []
-        found = self._db.messages.get(session_id, [])
+        rows = sorted(
+            (r for r in self._db.turns.values() if r.context.session_id == session_id),
+            key=lambda r: r.context.turn_index,
+        )
+        found = [message for row in rows for message in self._messages_of_turn(row)]
         return [m for m in found if after is None or (m.message.turn_index, m.position) > after][:limit]
+
+    def _messages_of_turn(self, row: TurnRow) -> list[MessageAt]:
+        turn = row.context
+        said = Message(
+            id=turn.turn_id,
+            turn_index=turn.turn_index,
+            role="user",
+            agent_key=None,
+            agent_name=None,
+            content=turn.user_message,
+            status="ok",
+            created_at=turn.created_at,
+        )
+        answers = [
+            MessageAt(
+                position=s.step.index,
+                message=Message(
+                    id=uuid5(turn.turn_id, str(s.step.index)),  # the SQL shows the step row's own id
+                    turn_index=turn.turn_index,
+                    role="assistant",
+                    agent_key=s.step.agent_key,
+                    agent_name=s.step.agent_name,
+                    content=s.step.content if s.step.status is StepStatus.COMPLETED else error_detail(s.step),
+                    status="ok" if s.step.status is StepStatus.COMPLETED else "error",
+                    created_at=s.at,
+                ),
+            )
+            for s in self._db.steps_of(turn.turn_id)
+            if s.step.kind is not StepKind.MANAGER
+        ]
+        return [MessageAt(position=-1, message=said), *answers]
 
 
 class MemoryPricingStore:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import msgspec
@@ -10,7 +9,6 @@ from domain.pricing import ModelPrice, PricingVersion
 
 VERSION_COLUMNS = """version, effective_from, fresh_input_weight, cached_input_weight, output_weight,
     oe_tokens_per_credit, multiplier_floor, default_multiplier"""
-ACTIVE_TTL_S = 2.0
 SELECT_VERSIONS = f"SELECT {VERSION_COLUMNS} FROM pricing_versions ORDER BY effective_from DESC, version DESC"
 SELECT_ACTIVE_VERSION = f"""
 SELECT {VERSION_COLUMNS} FROM pricing_versions WHERE effective_from <= now()
@@ -45,55 +43,33 @@ FROM model_pricing WHERE version = ANY(%(versions)s) ORDER BY alias
 
 
 class PostgresPricingStore:
-    """Pricing versions are immutable once published, so reads may be cached for the process's life."""
-
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
-        self._cache: dict[str, PricingVersion] = {}
-        self._active: tuple[float, PricingVersion] | None = None
 
-    async def _load(self, rows: list[dict[str, Any]]) -> list[PricingVersion]:
-        missing = [r["version"] for r in rows if r["version"] not in self._cache]
-        if missing:
-            async with self._pool.connection() as conn:
-                cur = await conn.execute(SELECT_MODEL_PRICES, {"versions": missing})
-                prices = await cur.fetchall()
-            for row in rows:
-                if row["version"] in missing:
-                    models = {
-                        p["alias"]: ModelPrice(**{k: v for k, v in p.items() if k != "version"})
-                        for p in prices
-                        if p["version"] == row["version"]
-                    }
-                    self._cache[row["version"]] = PricingVersion(**row, models=models)
-        return [self._cache[r["version"]] for r in rows]
-
-    async def _query(self, sql: str, params: dict[str, Any] | None = None) -> list[PricingVersion]:
+    async def _versions(self, sql: str, params: dict[str, Any] | None = None) -> list[PricingVersion]:
         async with self._pool.connection() as conn:
-            cur = await conn.execute(sql, params)
-            rows = await cur.fetchall()
-        return await self._load(rows)
+            rows = await (await conn.execute(sql, params)).fetchall()
+            if not rows:
+                return []
+            cur = await conn.execute(SELECT_MODEL_PRICES, {"versions": [r["version"] for r in rows]})
+            prices = await cur.fetchall()
+        models: dict[str, dict[str, ModelPrice]] = {r["version"]: {} for r in rows}
+        for price in prices:
+            models[price["version"]][price["alias"]] = ModelPrice(**{k: v for k, v in price.items() if k != "version"})
+        return [PricingVersion(**row, models=models[row["version"]]) for row in rows]
 
     async def active_version(self) -> PricingVersion:
-        # Every turn asks; the answer changes only when a version is published or comes into force, so it
-        # is kept for ACTIVE_TTL_S (another process's publication shows up here within that delay).
-        now = time.monotonic()
-        if self._active is not None and now - self._active[0] < ACTIVE_TTL_S:
-            return self._active[1]
-        found = await self._query(SELECT_ACTIVE_VERSION)
+        found = await self._versions(SELECT_ACTIVE_VERSION)
         if not found:
             raise LookupError("No pricing version is in force: the migrations seed one; were they applied?")
-        self._active = (now, found[0])
         return found[0]
 
     async def pricing_version(self, version: str) -> PricingVersion | None:
-        if version in self._cache:
-            return self._cache[version]
-        found = await self._query(SELECT_VERSION, {"version": version})
+        found = await self._versions(SELECT_VERSION, {"version": version})
         return found[0] if found else None
 
     async def pricing_versions(self) -> list[PricingVersion]:
-        return await self._query(SELECT_VERSIONS)
+        return await self._versions(SELECT_VERSIONS)
 
     async def publish_version(self, version: PricingVersion, *, replacing: str) -> bool:
         fields = {k: v for k, v in msgspec.structs.asdict(version).items() if k != "models"}
@@ -113,5 +89,4 @@ class PostgresPricingStore:
                         for price in sorted(version.models.values(), key=lambda p: p.alias)
                     ],
                 )
-        self._active = None  # the new version is in force from now on
         return True

@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import msgspec
-from psycopg import OperationalError, errors
+from psycopg import errors
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.postgres.events import events_json
-from application.errors import StoreUnavailable
 from application.ports.events import TurnEvent
-from application.ports.turns import (
-    HistoryTurn,
-    IdempotentTurn,
-    NewTurn,
-    PlanFn,
-    StaleTurn,
-    TurnContext,
-)
-from domain.errors import IdempotencyConflict, NotFound, TurnInProgress
+from application.ports.turns import HistoryTurn, IdempotentTurn, StaleTurn, TurnContext, TurnStart
+from domain.errors import IdempotencyConflict, TurnInProgress
 from domain.model import Mode
 from domain.turns import (
     PlannedStep,
@@ -37,47 +28,34 @@ from domain.turns import (
     TurnUsage,
 )
 
-# A session's earlier turns as later agents see them (completed answers only), newest first.
-HISTORY_ROWS = """
-SELECT t.turn_index, t.user_message,
-       coalesce((SELECT jsonb_agg(jsonb_build_array(st.agent_name, st.content) ORDER BY st.step_index)
-                 FROM turn_steps st
-                 WHERE st.turn_id = t.id AND st.status = 'completed' AND st.kind <> 'manager'), '[]') AS answers
-FROM turns t
-WHERE t.session_id = %(session_id)s AND t.turn_index < %(before)s AND t.turn_index > %(after)s
-ORDER BY t.turn_index DESC LIMIT %(limit)s
-"""
-SELECT_HISTORY = HISTORY_ROWS
 # A turn starts with one read (session, room, busy flag, roster) and one write. The write allocates
-# `turn_index` by compare-and-set under the session row's lock (UPDATE ... WHERE turn_count = the
-# index read): gapless, and a concurrent start makes it match no row, which answers 409 (invariant 2).
-# The partial unique index "one running turn per session" backs this up in the schema.
-READ_SESSION = (
-    """
-SELECT s.room_id, s.turn_count, r.current_mode, r.pending_mode, r.goal,
+# `turn_index` by compare-and-set (UPDATE ... WHERE turn_count = the index read): gapless, and a
+# concurrent start makes it match no row, which answers 409 (invariant 2). The partial unique index
+# "one running turn per session" backs this up in the schema.
+READ_TURN_START = """
+SELECT s.room_id, s.turn_count AS next_index, r.current_mode, r.pending_mode, r.goal AS room_goal,
        EXISTS (SELECT 1 FROM turns t WHERE t.session_id = s.id AND t.status = 'running') AS busy,
        coalesce((SELECT jsonb_agg(jsonb_build_object('agent_key', a.agent_key, 'name', a.name,
                                                      'model', a.model_alias, 'role_prompt', a.role_prompt,
                                                      'position', a.position)
                                   ORDER BY a.position, a.agent_key COLLATE "C")
-                 FROM agents a WHERE a.room_id = s.room_id), '[]') AS roster,
-       (SELECT coalesce(jsonb_agg(jsonb_build_array(h.turn_index, h.user_message, h.answers)
-                                  ORDER BY h.turn_index DESC), '[]')
-        FROM ("""
-    + HISTORY_ROWS.strip()
-    + """) h) AS history
+                 FROM agents a WHERE a.room_id = s.room_id), '[]') AS roster
 FROM sessions s JOIN rooms r ON r.id = s.room_id
 WHERE s.id = %(session_id)s AND s.user_id = %(user_id)s AND r.deleted_at IS NULL
 """
-)
+# The room records the mode the turn runs in; its pending mode is cleared only if it is still the one
+# this turn applied (a request made since the read waits for the next turn).
 ALLOCATE_TURN = """
 WITH bump AS (
     UPDATE sessions SET turn_count = turn_count + 1
     WHERE id = %(session_id)s AND turn_count = %(turn_index)s
     RETURNING id
-), pending AS (
-    UPDATE rooms SET current_mode = %(mode)s, pending_mode = NULL
-    WHERE id = %(room_id)s AND pending_mode = %(applied_pending)s AND EXISTS (SELECT 1 FROM bump)
+), room AS (
+    UPDATE rooms SET current_mode = %(mode)s,
+                     pending_mode = CASE WHEN pending_mode IS NOT DISTINCT FROM %(applied_pending)s::text
+                                         THEN NULL ELSE pending_mode END
+    WHERE id = %(room_id)s AND EXISTS (SELECT 1 FROM bump)
+      AND (current_mode <> %(mode)s OR pending_mode = %(applied_pending)s::text)  -- else nothing changes
 )
 INSERT INTO turns (id, session_id, user_id, room_id, turn_index, mode, status, user_message, roster, plan,
                    pricing_version, idempotency_key, request_hash, created_at, heartbeat_at)
@@ -95,23 +73,16 @@ SELECT t.id, t.user_id, t.room_id, t.session_id, t.turn_index, t.mode, t.user_me
        t.pricing_version, t.created_at
 FROM turns t JOIN rooms r ON r.id = t.room_id WHERE t.id = %(turn_id)s
 """
-HISTORY_CACHE_SESSIONS = 1000
-HISTORY_KEEP = 20  # turns of history a session keeps in the cache (the most a step reads)
-ALL_TURNS = 2**31 - 1
-
-
-class _SessionHistory(msgspec.Struct):
-    turns: list[HistoryTurn]  # newest first, at most HISTORY_KEEP
-    through: int  # complete for every turn before this index (the next turn's index)
-
-
-def _history_turns(rows: list[Any]) -> list[HistoryTurn]:
-    return [
-        HistoryTurn(
-            turn_index=index, user_message=message, answers=[(name or "agent", content) for name, content in answers]
-        )
-        for index, message, answers in rows
-    ]
+# A session's earlier turns as later agents see them (completed answers only), newest first.
+SELECT_HISTORY = """
+SELECT t.turn_index, t.user_message,
+       coalesce((SELECT jsonb_agg(jsonb_build_array(st.agent_name, st.content) ORDER BY st.step_index)
+                 FROM turn_steps st
+                 WHERE st.turn_id = t.id AND st.status = 'completed' AND st.kind <> 'manager'), '[]') AS answers
+FROM turns t
+WHERE t.session_id = %(session_id)s AND t.turn_index < %(before)s AND t.turn_index > %(after)s
+ORDER BY t.turn_index DESC LIMIT %(limit)s
+"""
 
 
 # The final mark and the turn's last events (its terminal one among them) in one statement; nothing is
@@ -209,83 +180,46 @@ def to_turn(row: dict[str, Any], steps: list[TurnStep]) -> Turn:
 class PostgresTurnStore:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
-        # Turns before a new one are finished and never change, so a session's recent history is kept
-        # here (newest first) and each turn reads only the turns that came since.
-        self._history: OrderedDict[UUID, _SessionHistory] = OrderedDict()
 
     async def idempotent_turn(self, user_id: UUID, key: str) -> IdempotentTurn | None:
         async with self._pool.connection() as conn:
             row = await (await conn.execute(SELECT_IDEMPOTENT, {"user_id": user_id, "key": key})).fetchone()
         return msgspec.convert(row, IdempotentTurn) if row else None
 
-    async def begin_turn(self, new: NewTurn, plan: PlanFn) -> TurnContext:
+    async def turn_start(self, user_id: UUID, session_id: UUID) -> TurnStart | None:
         async with self._pool.connection() as conn:
-            cached = self._history.get(new.session_id)
-            read = {
-                "session_id": new.session_id,
-                "user_id": new.user_id,
-                "before": ALL_TURNS,
-                "after": cached.turns[0].turn_index if cached and cached.turns else -1,
-                "limit": HISTORY_KEEP,
-            }
-            try:
-                session = await (await conn.execute(READ_SESSION, read)).fetchone()
-            except OperationalError as exc:  # only a read had been sent: certainly no turn
-                raise StoreUnavailable(f"the database failed: {type(exc).__name__}", maybe_written=False) from exc
-            if session is None:
-                raise NotFound("No such session.")
-            if session["busy"]:
-                raise TurnInProgress("Another turn of this session is still running.")
-            mode = Mode(session["pending_mode"] or session["current_mode"])
-            roster = msgspec.convert(session["roster"], list[RosterEntry])
-            steps = plan(mode, roster)  # may raise a 4xx error: nothing has been written
-            try:
-                cur = await conn.execute(
-                    ALLOCATE_TURN,
-                    {
-                        "id": new.turn_id,
-                        "session_id": new.session_id,
-                        "user_id": new.user_id,
-                        "room_id": session["room_id"],
-                        "turn_index": session["turn_count"],
-                        "mode": mode.value,
-                        # a mode requested since the read stays pending for the next turn
-                        "applied_pending": session["pending_mode"],
-                        "message": new.message,
-                        "roster": _json.encode(roster).decode(),
-                        "plan": _json.encode(steps).decode(),
-                        "pricing_version": new.pricing_version,
-                        "idempotency_key": new.idempotency_key,
-                        "request_hash": new.request_hash,
-                        "now": new.now,
-                    },
-                )
-            except errors.UniqueViolation as exc:
-                if exc.diag.constraint_name == "turns_user_idempotency_key":
-                    raise IdempotencyConflict("This Idempotency-Key is already in use.") from exc
-                raise TurnInProgress("Another turn of this session is still running.") from exc
-            if cur.rowcount != 1:  # another turn took this index since the read
-                raise TurnInProgress("Another turn of this session is still running.")
-        # Every turn before this one is finished: the session's history is complete up to it.
-        # (The read fetched only the turns newer than the cached ones.)
-        if cached is None or cached.through <= session["turn_count"]:
-            known = cached.turns if cached else []
-            turns = (_history_turns(session["history"]) + known)[:HISTORY_KEEP]
-            self._remember(new.session_id, _SessionHistory(turns=turns, through=session["turn_count"]))
-        return TurnContext(
-            turn_id=new.turn_id,
-            user_id=new.user_id,
-            room_id=session["room_id"],
-            session_id=new.session_id,
-            turn_index=session["turn_count"],
-            mode=mode,
-            user_message=new.message,
-            room_goal=session["goal"],
-            roster=roster,
-            plan=steps,
-            pricing_version=new.pricing_version,
-            created_at=new.now,
-        )
+            read = {"session_id": session_id, "user_id": user_id}
+            row = await (await conn.execute(READ_TURN_START, read)).fetchone()
+        return msgspec.convert(row, TurnStart) if row else None
+
+    async def allocate(
+        self, turn: TurnContext, *, applied_pending: Mode | None, idempotency_key: str | None, request_hash: str
+    ) -> None:
+        params = {
+            "id": turn.turn_id,
+            "session_id": turn.session_id,
+            "user_id": turn.user_id,
+            "room_id": turn.room_id,
+            "turn_index": turn.turn_index,
+            "mode": turn.mode.value,
+            "applied_pending": applied_pending.value if applied_pending else None,
+            "message": turn.user_message,
+            "roster": _json.encode(turn.roster).decode(),
+            "plan": _json.encode(turn.plan).decode(),
+            "pricing_version": turn.pricing_version,
+            "idempotency_key": idempotency_key,
+            "request_hash": request_hash,
+            "now": turn.created_at,
+        }
+        try:
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(ALLOCATE_TURN, params)
+        except errors.UniqueViolation as exc:
+            if exc.diag.constraint_name == "turns_user_idempotency_key":
+                raise IdempotencyConflict("This Idempotency-Key is already in use.") from exc
+            raise TurnInProgress("Another turn of this session is still running.") from exc
+        if cur.rowcount != 1:  # another turn took this index since the start was read
+            raise TurnInProgress("Another turn of this session is still running.")
 
     async def context_of(self, turn_id: UUID) -> TurnContext | None:
         async with self._pool.connection() as conn:
@@ -306,26 +240,6 @@ class PostgresTurnStore:
             pricing_version=row["pricing_version"],
             created_at=row["created_at"],
         )
-
-    async def history(self, session_id: UUID, before_index: int, limit: int) -> list[HistoryTurn]:
-        cached = self._history.get(session_id)
-        if cached is not None and cached.through == before_index and limit <= HISTORY_KEEP:
-            return cached.turns[:limit]  # read when this turn started, in the same round trip
-        after = cached.turns[0].turn_index if cached and cached.turns and cached.through <= before_index else -1
-        params = {"session_id": session_id, "before": before_index, "limit": limit, "after": after}
-        async with self._pool.connection() as conn:
-            rows = await (await conn.execute(SELECT_HISTORY, params)).fetchall()
-        known = cached.turns if after >= 0 and cached else []
-        turns = _history_turns([(r["turn_index"], r["user_message"], r["answers"]) for r in rows]) + known
-        if limit <= HISTORY_KEEP:
-            self._remember(session_id, _SessionHistory(turns=turns[:HISTORY_KEEP], through=before_index))
-        return turns[:limit]
-
-    def _remember(self, session_id: UUID, history: _SessionHistory) -> None:
-        self._history[session_id] = history
-        self._history.move_to_end(session_id)
-        if len(self._history) > HISTORY_CACHE_SESSIONS:
-            self._history.popitem(last=False)
 
     async def finish_turn(
         self,
@@ -383,3 +297,23 @@ class PostgresTurnStore:
         if turn_ids:
             async with self._pool.connection() as conn:
                 await conn.execute(HEARTBEAT, {"turn_ids": turn_ids, "now": now})
+
+
+class PostgresHistoryStore:
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self._pool = pool
+
+    async def recent(
+        self, session_id: UUID, *, before_index: int, limit: int, after_index: int = -1
+    ) -> list[HistoryTurn]:
+        params = {"session_id": session_id, "before": before_index, "after": after_index, "limit": limit}
+        async with self._pool.connection() as conn:
+            rows = await (await conn.execute(SELECT_HISTORY, params)).fetchall()
+        return [
+            HistoryTurn(
+                turn_index=r["turn_index"],
+                user_message=r["user_message"],
+                answers=[(name or "agent", content) for name, content in r["answers"]],
+            )
+            for r in rows
+        ]

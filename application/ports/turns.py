@@ -26,15 +26,16 @@ class HistoryTurn(msgspec.Struct, frozen=True, kw_only=True):
     answers: list[tuple[str, str]]  # (agent name, content) of completed agent and synthesis steps
 
 
-class NewTurn(msgspec.Struct, frozen=True, kw_only=True):
-    turn_id: UUID
-    user_id: UUID
-    session_id: UUID
-    message: str
-    idempotency_key: str | None
-    request_hash: str
-    pricing_version: str
-    now: datetime
+class TurnStart(msgspec.Struct, frozen=True, kw_only=True):
+    """A session and its room as a new turn finds them: what the turn's start is decided on."""
+
+    room_id: UUID
+    next_index: int  # the turn_index the new turn takes (the session's turn count)
+    busy: bool  # a turn of the session is still running
+    current_mode: Mode
+    pending_mode: Mode | None
+    room_goal: str | None
+    roster: list[RosterEntry]  # ordered by position, then key
 
 
 class TurnContext(msgspec.Struct, frozen=True, kw_only=True):
@@ -122,25 +123,24 @@ class ContextAudit(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
 
 
-PlanFn = Callable[[Mode, list[RosterEntry]], list[PlannedStep]]
-
-
 class TurnStore(Protocol):
     async def idempotent_turn(self, user_id: UUID, key: str) -> IdempotentTurn | None: ...
 
-    async def begin_turn(self, new: NewTurn, plan: PlanFn) -> TurnContext:
-        """Snapshot the room's mode (its pending mode applied) and roster, plan (the plan may raise: then
-        nothing is written), then atomically allocate the next gapless turn_index under the session
-        row's lock, apply the pending mode and insert the running turn. TurnInProgress when another turn
-        of the session runs or started meanwhile; NotFound for a session that is not the user's or
-        whose room is deleted."""
+    async def turn_start(self, user_id: UUID, session_id: UUID) -> TurnStart | None:
+        """The user's session in a live room as it is now; None when there is no such session."""
+        ...
+
+    async def allocate(
+        self, turn: TurnContext, *, applied_pending: Mode | None, idempotency_key: str | None, request_hash: str
+    ) -> None:
+        """Insert `turn` as the session's running turn, atomically: its turn_index is taken by
+        compare-and-set on the session's turn count (gapless, invariant 2), and the room records the
+        mode the turn runs in, its pending mode cleared only if it is still `applied_pending` (a mode
+        requested since the start was read waits for the next turn). TurnInProgress when another turn
+        took the index or is running; IdempotencyConflict when the user already used the key."""
         ...
 
     async def context_of(self, turn_id: UUID) -> TurnContext | None: ...
-
-    async def history(self, session_id: UUID, before_index: int, limit: int) -> list[HistoryTurn]:
-        """Up to `limit` turns before `before_index`, newest first."""
-        ...
 
     async def finish_turn(
         self,
@@ -166,6 +166,15 @@ class TurnStore(Protocol):
         ...
 
     async def heartbeat(self, turn_ids: list[UUID], now: datetime) -> None: ...
+
+
+class HistoryStore(Protocol):
+    async def recent(
+        self, session_id: UUID, *, before_index: int, limit: int, after_index: int = -1
+    ) -> list[HistoryTurn]:
+        """Up to `limit` finished turns of the session with after_index < turn_index < before_index,
+        newest first: what agents of turn `before_index` see of the conversation."""
+        ...
 
 
 class StepRecorder(Protocol):
@@ -210,4 +219,8 @@ class TurnRunner(Protocol):
 
     async def resume(self, turn: TurnContext, execute_step: StepExecutor) -> list[TurnStep]:
         """Continue an interrupted turn from its checkpoint (from the start if there is none)."""
+        ...
+
+    async def forget_finished(self) -> int:
+        """Drop what the runner kept (checkpoints) for turns that are over; how many it dropped."""
         ...

@@ -53,9 +53,6 @@ class RecoverTurns:
                 log.warning("abandoned turn ended", extra={"turn_id": str(context.turn_id)})
                 continue
             await self._run_turn.cancel_cut_calls(context)
+            log.info("adopted an interrupted turn", extra={"turn_id": str(context.turn_id)})
             claimed.append(context)
         return claimed
-
-    async def resume(self, context: TurnContext) -> None:
-        log.info("resuming interrupted turn", extra={"turn_id": str(context.turn_id)})
-        await self._run_turn.execute(context, resume=True)

@@ -16,10 +16,11 @@ from application.patience import Patience
 from application.ports.clock import Clock, IdGenerator
 from application.ports.events import TurnEvent, TurnEventStore
 from application.ports.pricing import PricingStore
-from application.ports.turns import StepRecorder, TurnContext, TurnRunner, TurnStore
+from application.ports.turns import StepExecutor, StepRecorder, TurnContext, TurnRunner, TurnStore
+from application.steps import TurnRun
 from application.use_cases.execute_step import ExecuteStep
 from domain.outcome import turn_status
-from domain.turns import StepError, Turn, TurnStatus, TurnStep, TurnUsage
+from domain.turns import PlannedStep, StepError, Turn, TurnStatus, TurnStep, TurnUsage
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -53,7 +54,7 @@ class RunTurn:
         self,
         turns: TurnStore,
         runner: TurnRunner,
-        execute_step: Callable[..., ExecuteStep],
+        execute_step: ExecuteStep,
         events: TurnEventStore,
         recorder: StepRecorder,
         pricing: PricingStore,
@@ -61,7 +62,7 @@ class RunTurn:
         clock: Clock,
         ids: IdGenerator,
     ) -> None:
-        self._turns, self._runner, self._execute_step, self._events = turns, runner, execute_step, events
+        self._turns, self._runner, self._step, self._events = turns, runner, execute_step, events
         self._recorder, self._pricing, self._patience = recorder, pricing, patience
         self._clock, self._ids = clock, ids
         self._running: set[UUID] = set()  # turns this process is running (paused ones included)
@@ -106,25 +107,31 @@ class RunTurn:
         next_seq = await durable(lambda: self._events.next_seq(context.turn_id)) if resume else 1
         events = EventLog(context, self._events, self._clock, next_seq, listener, on_pause)
         events.started()
-        executor = self._execute_step(resuming=resume, events=events, on_pause=on_pause)
+        run = TurnRun(context=context, events=events, resuming=resume, on_pause=on_pause)
         try:
-            steps = await (self._runner.resume if resume else self._runner.run)(context, executor)
+            steps = await (self._runner.resume if resume else self._runner.run)(context, self._steps_of(run))
         except StoreUnavailable:
             log.error("the database stayed unavailable: the turn is left running, for recovery")
             raise
         except Exception as exc:
             log.exception("turn crashed")
             error = StepError(code="internal_error", detail=f"The turn could not run: {type(exc).__name__}.")
-            return await self._close_out(context, events, executor, error, durable)
+            return await self._close_out(run, error, durable)
         status = turn_status(step.status for step in steps)
         completed_at = self._clock.now()
         if not resume:
-            # Every row of this turn was written by this executor: no need to read them back.
-            turn = finished_turn(context, status, steps, executor.attempts, completed_at)
+            # Every row of this turn was written by this run: no need to read them back.
+            turn = finished_turn(context, status, steps, run.attempts, completed_at)
             events.turn_completed(turn)
             await durable(lambda: self._finish(context, status, None, events, completed_at))
             return turn
-        return await self._finish_resumed(context, status, events, steps, executor.attempts, durable)
+        return await self._finish_resumed(run, status, steps, durable)
+
+    def _steps_of(self, run: TurnRun) -> StepExecutor:
+        async def execute_step(turn: TurnContext, planned: PlannedStep, earlier: list[TurnStep]) -> TurnStep:
+            return await self._step.execute(run, planned, earlier)
+
+        return execute_step
 
     async def close_out(self, context: TurnContext, error: StepError) -> Turn:
         """End a turn that cannot run on (abandoned after a crash), by the partial-failure rule."""
@@ -133,8 +140,8 @@ class RunTurn:
             return await self._patience.retry(operation)
 
         next_seq = await durable(lambda: self._events.next_seq(context.turn_id))
-        events = EventLog(context, self._events, self._clock, next_seq)
-        return await self._close_out(context, events, self._execute_step(resuming=True, events=events), error, durable)
+        run = TurnRun(context=context, events=EventLog(context, self._events, self._clock, next_seq), resuming=True)
+        return await self._close_out(run, error, durable)
 
     async def cancel_cut_calls(self, context: TurnContext) -> None:
         """Give every call attempt that was in flight when the turn stopped its ledger row (invariant 1)."""
@@ -148,16 +155,12 @@ class RunTurn:
         await self._patience.retry(lambda: self._recorder.cancel_intents(context.turn_id, entries))
 
     async def _close_out(
-        self,
-        context: TurnContext,
-        events: EventLog,
-        executor: ExecuteStep,
-        error: StepError,
-        durable: Callable[[Callable[[], Awaitable[object]]], Awaitable[object]],
+        self, run: TurnRun, error: StepError, durable: Callable[[Callable[[], Awaitable[object]]], Awaitable[object]]
     ) -> Turn:
         """Steps that completed keep the turn alive: the planned steps that never ran are recorded as
         failed with `error` and the turn ends by the partial-failure rule. A turn with no step at all
         could not run: it ends `failed`, with `turn_failed`."""
+        context, events = run.context, run.events
         await self.cancel_cut_calls(context)
         stored = await self._read(context)
         done = {step.index: step for step in stored.steps} if stored else {}
@@ -166,29 +169,27 @@ class RunTurn:
             events.turn_failed(error)
             await durable(lambda: self._finish(context, TurnStatus.FAILED, error, events, completed_at))
             return await self._read(context) or finished_turn(
-                context, TurnStatus.FAILED, [], executor.attempts, completed_at
+                context, TurnStatus.FAILED, [], run.attempts, completed_at
             )
         steps = []
         for planned in context.plan:
             if planned.index not in done:
                 events.step_started(planned)  # a repeated step_started restarts that step (see README, Events)
-            steps.append(done.get(planned.index) or await executor.fail(context, planned, error.code, error.detail))
+            steps.append(done.get(planned.index) or await self._step.fail(run, planned, error.code, error.detail))
         status = turn_status(step.status for step in steps)
-        return await self._finish_resumed(context, status, events, steps, executor.attempts, durable)
+        return await self._finish_resumed(run, status, steps, durable)
 
     async def _finish_resumed(
         self,
-        context: TurnContext,
+        run: TurnRun,
         status: TurnStatus,
-        events: EventLog,
         steps: list[TurnStep],
-        attempts: int,
         durable: Callable[[Callable[[], Awaitable[object]]], Awaitable[object]],
     ) -> Turn:
         # A resumed turn's totals include what the process before this one paid: read them back.
-        completed_at = self._clock.now()
+        context, events, completed_at = run.context, run.events, self._clock.now()
         finished_here = await durable(lambda: self._finish(context, status, None, events, completed_at))
-        turn = await self._read(context) or finished_turn(context, status, steps, attempts, completed_at)
+        turn = await self._read(context) or finished_turn(context, status, steps, run.attempts, completed_at)
         if finished_here:
             events.turn_completed(turn)
             await durable(events.flush)

@@ -14,7 +14,7 @@ from application.ports.catalog import ModelCatalog
 from application.ports.clock import Clock, IdGenerator
 from application.ports.events import TurnEvent
 from application.ports.pricing import PricingStore
-from application.ports.turns import NewTurn, TurnContext, TurnStore
+from application.ports.turns import TurnContext, TurnStore
 from application.use_cases.agents import DEFAULT_MAX_AGENTS
 from application.use_cases.run_turn import RunTurn
 from domain.budget import compute_budget, estimate_tokens
@@ -28,6 +28,7 @@ from domain.errors import (
     too_many_agents,
 )
 from domain.model import Mode
+from domain.modes import apply_pending
 from domain.planning import plan_turn
 from domain.turns import PlannedStep, RosterEntry, Turn, TurnStatus
 
@@ -90,26 +91,38 @@ class SendMessage:
             replay = await self._replay(user_id, session_id, idempotency_key, digest)
             if replay is not None:
                 return StartedTurn(replay=replay)
-        pricing = await self._pricing.active_version()
-        new = NewTurn(
+        start = await self._turns.turn_start(user_id, session_id)
+        if start is None:
+            raise NotFound("No such session.")
+        if start.busy:
+            raise TurnInProgress("Another turn of this session is still running.")
+        mode, _ = apply_pending(start.current_mode, start.pending_mode)  # invariant 7: fixed from here on
+        steps = self._plan(mode, start.roster, message)  # may refuse (4xx): nothing has been written
+        context = TurnContext(
             turn_id=self._ids.new_id(),
             user_id=user_id,
+            room_id=start.room_id,
             session_id=session_id,
-            message=message,
-            idempotency_key=idempotency_key,
-            request_hash=digest,
-            pricing_version=pricing.version,
-            now=self._clock.now(),
+            turn_index=start.next_index,
+            mode=mode,
+            user_message=message,
+            room_goal=start.room_goal,
+            roster=start.roster,
+            plan=steps,
+            pricing_version=(await self._pricing.active_version()).version,
+            created_at=self._clock.now(),
         )
         try:
-            context = await self._turns.begin_turn(new, self._plan(message))
+            await self._turns.allocate(
+                context, applied_pending=start.pending_mode, idempotency_key=idempotency_key, request_hash=digest
+            )
         except StoreUnavailable as exc:
             if not exc.maybe_written:
                 raise  # nothing was sent: certainly no turn
             raise TurnUnavailable(
                 "The database failed while the turn was being started; it may have started, and then it runs "
                 "to its end. Repeat the request with the same Idempotency-Key to get it.",
-                turn_id=new.turn_id,
+                turn_id=context.turn_id,
                 started=None,
             ) from exc
         except IdempotencyConflict:  # a concurrent request with the same key won the race
@@ -128,19 +141,16 @@ class SendMessage:
     ) -> Turn:
         return await self._run_turn.execute(context, listener=listener, on_pause=on_pause)
 
-    def _plan(self, message: str) -> Callable[[Mode, list[RosterEntry]], list[PlannedStep]]:
-        def plan(mode: Mode, roster: list[RosterEntry]) -> list[PlannedStep]:
-            steps = plan_turn(mode, roster, message)
-            if len(steps) > self._max_agents:  # a room filled before the limit was lowered
-                raise too_many_agents(self._max_agents)
-            if mode is Mode.ORCHESTRATOR:
-                raise ModeNotAvailable(
-                    "Orchestrator mode is not available on this server yet; switch the room to manual or roundtable."
-                )
-            self._check_budget(steps, message)
-            return steps
-
-        return plan
+    def _plan(self, mode: Mode, roster: list[RosterEntry], message: str) -> list[PlannedStep]:
+        steps = plan_turn(mode, roster, message)
+        if len(steps) > self._max_agents:  # a room filled before the limit was lowered
+            raise too_many_agents(self._max_agents)
+        if mode is Mode.ORCHESTRATOR:
+            raise ModeNotAvailable(
+                "Orchestrator mode is not available on this server yet; switch the room to manual or roundtable."
+            )
+        self._check_budget(steps, message)
+        return steps
 
     def _check_budget(self, steps: list[PlannedStep], message: str) -> None:
         """Refuse up front a message that cannot fit some agent's context even without history."""

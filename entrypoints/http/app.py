@@ -74,7 +74,9 @@ def create_app(container: Any, *, manage_resources: bool = True) -> Litestar:
             await init_resources(container)
         # The config's per-model prices become a pricing version before any turn is priced (no-op if unchanged).
         await container.publish_prices().execute()
-        supervisor = TurnSupervisor(container, stale_after_s=container.settings().turn_stale_after_s)
+        supervisor = TurnSupervisor(
+            await resolve(container.supervise_turns), stale_after_s=container.settings().turn_stale_after_s
+        )
         await supervisor.start()
         watchdog = asyncio.create_task((await resolve(container.db_health)).watch(), name="pool-watchdog")
         try:

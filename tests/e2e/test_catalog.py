@@ -8,7 +8,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from tests.e2e.conftest import API, assert_error, auth_headers
-from tests.unit.use_cases.fakes import SEED_PRICES
+from tests.support.seeded import SEED_PRICES
 
 MODEL_FIELDS = {"alias", "provider", "provider_model", "context_window", "multiplier", "available"}
 VERSION_DECIMALS = (

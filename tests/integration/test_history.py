@@ -7,7 +7,8 @@ from uuid import uuid4
 
 import psycopg
 
-from adapters.postgres.turns import PostgresTurnStore
+from adapters.caching import CachedHistoryStore
+from adapters.postgres.turns import PostgresHistoryStore
 from tests.support.seed import insert_turn, seed_session
 
 
@@ -27,8 +28,9 @@ async def test_history_is_newest_first_bounded_and_the_cache_agrees(pool, databa
     session = ids[2]
     for index in range(3):
         add_turn(database_url, ids, index)
-    warm = PostgresTurnStore(pool)
-    first = await warm.history(session, 3, 20)
+    cold = PostgresHistoryStore(pool)
+    warm = CachedHistoryStore(PostgresHistoryStore(pool))
+    first = await warm.recent(session, before_index=3, limit=20)
     assert [(h.turn_index, h.user_message, h.answers) for h in first] == [
         (2, "message 2", [("Ada", "answer 2")]),
         (1, "message 1", [("Ada", "answer 1")]),
@@ -36,35 +38,30 @@ async def test_history_is_newest_first_bounded_and_the_cache_agrees(pool, databa
     ]
     for index in range(3, 6):
         add_turn(database_url, ids, index)
-    cold = PostgresTurnStore(pool)
-    assert await warm.history(session, 6, 4) == await cold.history(session, 6, 4)
-    assert [h.turn_index for h in await warm.history(session, 6, 4)] == [5, 4, 3, 2]
-    assert [h.turn_index for h in await warm.history(session, 2, 20)] == [1, 0]  # an older turn reads cold
+    assert await warm.recent(session, before_index=6, limit=4) == await cold.recent(session, before_index=6, limit=4)
+    assert [h.turn_index for h in await warm.recent(session, before_index=6, limit=4)] == [5, 4, 3, 2]
+    older = await warm.recent(session, before_index=2, limit=20)  # an older turn (a resumed one) reads cold
+    assert [h.turn_index for h in older] == [1, 0]
+    assert [h.turn_index for h in await cold.recent(session, before_index=6, limit=3, after_index=3)] == [5, 4]
 
 
-async def test_a_turn_start_brings_the_history_along(pool, database_url: str) -> None:
-    from datetime import UTC, datetime
+class CountingHistory(PostgresHistoryStore):
+    reads = 0
 
-    from application.ports.turns import NewTurn
-    from domain.model import Mode
-    from domain.planning import plan_turn
+    async def recent(self, session_id, *, before_index, limit, after_index=-1):
+        self.reads += 1
+        return await super().recent(session_id, before_index=before_index, limit=limit, after_index=after_index)
 
+
+async def test_the_cache_reads_only_the_turns_that_came_since(pool, database_url: str) -> None:
     ids = seed_session(database_url)
     for index in range(2):
         add_turn(database_url, ids, index)
-    warm = PostgresTurnStore(pool)
-    new = NewTurn(
-        turn_id=uuid4(),
-        user_id=ids[0],
-        session_id=ids[2],
-        message="go",
-        idempotency_key=None,
-        request_hash="h",
-        pricing_version="2026-02-20",
-        now=datetime.now(UTC),
-    )
-    context = await warm.begin_turn(new, lambda mode, roster: plan_turn(Mode(mode), roster, "go"))
-    assert context.turn_index == 2
-    served = await warm.history(ids[2], 2, 20)
-    assert served == await PostgresTurnStore(pool).history(ids[2], 2, 20)
-    assert [h.turn_index for h in served] == [1, 0]
+    inner = CountingHistory(pool)
+    warm = CachedHistoryStore(inner)
+    await warm.recent(ids[2], before_index=2, limit=20)
+    await warm.recent(ids[2], before_index=2, limit=20)  # the next step of the same turn: no read
+    assert inner.reads == 1
+    add_turn(database_url, ids, 2)
+    served = await warm.recent(ids[2], before_index=3, limit=20)
+    assert inner.reads == 2 and [h.turn_index for h in served] == [2, 1, 0]

@@ -13,11 +13,10 @@ import pytest
 from adapters.postgres.steps import PostgresStepRecorder
 from adapters.postgres.turns import PostgresTurnStore
 from adapters.system import SystemClock
-from application.ports.turns import CallIntent, LedgerEntry, NewTurn
-from domain.model import Mode
-from domain.planning import plan_turn
+from application.ports.turns import CallIntent, LedgerEntry
 from domain.turns import StepKind, StepStatus, StepUsage, TurnStep
 from tests.support.seed import seed_session
+from tests.support.turns import start_turn
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -67,18 +66,7 @@ STEP = TurnStep(
 @pytest.fixture
 async def turn_context(pool, database_url: str):
     user, _, session = seed_session(database_url)
-    store = PostgresTurnStore(pool)
-    new = NewTurn(
-        turn_id=uuid4(),
-        user_id=user,
-        session_id=session,
-        message="go",
-        idempotency_key=None,
-        request_hash="h",
-        pricing_version="2026-02-20",
-        now=NOW,
-    )
-    return await store.begin_turn(new, lambda mode, roster: plan_turn(Mode(mode), roster, "go"))
+    return await start_turn(PostgresTurnStore(pool), user, session, now=NOW)
 
 
 def count(database_url: str, sql: str, *params: object) -> int:

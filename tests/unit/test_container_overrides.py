@@ -17,33 +17,35 @@ from adapters.memory.stores import (
     MemoryUserStore,
 )
 from adapters.memory.turns import (
+    MemoryHistoryStore,
     MemoryStepRecorder,
     MemoryTurnEventStore,
-    MemoryTurnLedger,
     MemoryTurnStore,
+    MemoryUsageLedger,
     SequentialTurnRunner,
 )
 from adapters.postgres.health import DatabaseHealth
 from entrypoints.container import Container
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
-from tests.unit.use_cases.fakes import pricing_version
+from tests.support.seeded import pricing_version
 
 
-def fake_container() -> tuple[Container, MemoryTurnLedger]:
+def fake_container() -> tuple[Container, MemoryDatabase]:
     container = Container(
         settings=Settings(database_url="postgresql://nowhere/none"), database_url="postgresql://nowhere/none"
     )
-    db = MemoryDatabase()
-    turns = MemoryTurnLedger(db)
+    db = turns = MemoryDatabase()
     container.user_store.override(providers.Object(MemoryUserStore(db)))
     container.room_store.override(providers.Object(MemoryRoomStore(db)))
     container.agent_store.override(providers.Object(MemoryAgentStore(db)))
     container.session_store.override(providers.Object(MemorySessionStore(db)))
     container.pricing_store.override(providers.Object(MemoryPricingStore([pricing_version()])))
-    container.turn_store.override(providers.Object(MemoryTurnStore(turns)))
-    container.step_recorder.override(providers.Object(MemoryStepRecorder(turns)))
-    container.event_store.override(providers.Object(MemoryTurnEventStore(turns)))
+    container.turn_store.override(providers.Object(MemoryTurnStore(db)))
+    container.history_store.override(providers.Object(MemoryHistoryStore(db)))
+    container.step_recorder.override(providers.Object(MemoryStepRecorder(db)))
+    container.event_store.override(providers.Object(MemoryTurnEventStore(db)))
+    container.usage_ledger.override(providers.Object(MemoryUsageLedger(db)))
     container.llm.override(providers.Object(SimulatedLlm()))
     container.runner.override(providers.Object(SequentialTurnRunner()))
     container.db_health.override(providers.Object(DatabaseHealth(DownPool())))  # never probed in these tests

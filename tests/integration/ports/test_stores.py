@@ -37,7 +37,7 @@ from application.ports.users import UserStore
 from domain.api_keys import hash_api_key, new_api_key
 from domain.errors import AgentKeyTaken, EmailTaken, TooManyAgents
 from domain.model import Agent, Mode, Room, Session, User
-from tests.unit.use_cases.fakes import pricing_version
+from tests.support.seeded import pricing_version
 
 _BASE = datetime(2026, 3, 1, tzinfo=UTC)
 _ticks = itertools.count(1)

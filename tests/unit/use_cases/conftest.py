@@ -6,6 +6,7 @@ from uuid import UUID
 
 import pytest
 
+from adapters.memory.catalog import MemoryCatalog
 from adapters.memory.stores import (
     MemoryAgentStore,
     MemoryDatabase,
@@ -14,9 +15,10 @@ from adapters.memory.stores import (
     MemorySessionStore,
     MemoryUserStore,
 )
+from adapters.memory.system import FixedClock, SequentialIds
 from application.use_cases import agents, catalog, rooms, sessions, users
 from domain.model import Agent, Mode, Room, Session
-from tests.unit.use_cases.fakes import CATALOG_SPECS, FakeCatalog, FixedClock, SequentialIds, pricing_version
+from tests.support.seeded import CATALOG_SPECS, pricing_version
 
 
 class World:
@@ -24,7 +26,7 @@ class World:
         self.db = MemoryDatabase()
         self.clock = FixedClock()
         self.ids = SequentialIds()
-        self.catalog = FakeCatalog(CATALOG_SPECS)
+        self.catalog = MemoryCatalog(CATALOG_SPECS)
         self.users = MemoryUserStore(self.db)
         self.rooms = MemoryRoomStore(self.db)
         self.agents = MemoryAgentStore(self.db)

@@ -7,11 +7,12 @@ from decimal import Decimal
 
 import pytest
 
+from adapters.memory.catalog import MemoryCatalog
 from adapters.memory.stores import MemoryPricingStore
 from application.use_cases.catalog import GetPricing, ListModels, ListPricing
 from domain.errors import NotFound
+from tests.support.seeded import CATALOG_SPECS, SEED_PRICES, pricing_version
 from tests.unit.use_cases.conftest import World
-from tests.unit.use_cases.fakes import CATALOG_SPECS, SEED_PRICES, FakeCatalog, pricing_version
 
 # Published after the seed and already in force; raises kimi's multiplier.
 SPRING = pricing_version(
@@ -53,7 +54,7 @@ async def test_models_show_the_catalogs_wiring_and_availability(world: World) ->
 async def test_the_newest_version_in_force_prices_the_models() -> None:
     pricing = MemoryPricingStore([pricing_version(), SPRING, FUTURE])
 
-    listing = {m.alias: m for m in await ListModels(FakeCatalog(CATALOG_SPECS), pricing).execute()}
+    listing = {m.alias: m for m in await ListModels(MemoryCatalog(CATALOG_SPECS), pricing).execute()}
 
     assert listing["kimi"].multiplier == Decimal("3.00")
 

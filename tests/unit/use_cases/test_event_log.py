@@ -8,7 +8,8 @@ from uuid import uuid4
 import pytest
 
 from adapters.memory.stores import MemoryDatabase
-from adapters.memory.turns import MemoryTurnEventStore, MemoryTurnLedger
+from adapters.memory.system import FixedClock
+from adapters.memory.turns import MemoryTurnEventStore
 from application import events as events_module
 from application.errors import StoreUnavailable
 from application.events import EventLog
@@ -16,7 +17,6 @@ from application.ports.events import TurnEvent
 from application.ports.turns import TurnContext
 from domain.model import Mode
 from domain.turns import PlannedStep, RosterEntry, StepKind
-from tests.unit.use_cases.fakes import FixedClock
 
 ADA = RosterEntry(agent_key="ada", name="Ada", model="sim", role_prompt="x", position=0)
 
@@ -41,7 +41,7 @@ def turn() -> TurnContext:
 @pytest.fixture
 def setup():
     seen = []
-    store = MemoryTurnEventStore(MemoryTurnLedger(MemoryDatabase()))
+    store = MemoryTurnEventStore(MemoryDatabase())
     log = EventLog(turn(), store, FixedClock(), 1, seen.append)
     return log, store, seen
 
@@ -116,7 +116,7 @@ class DownStore(MemoryTurnEventStore):
 
 async def test_text_keeps_streaming_through_a_database_outage_and_is_written_once(monkeypatch) -> None:
     monkeypatch.setattr(events_module, "FLUSH_EVERY_S", 0.0)
-    store = DownStore(MemoryTurnLedger(MemoryDatabase()))
+    store = DownStore(MemoryDatabase())
     seen: list = []
     log = EventLog(turn(), store, FixedClock(), 1, seen.append)
     log.step_started(turn().plan[0])
@@ -135,7 +135,7 @@ async def test_text_keeps_streaming_through_a_database_outage_and_is_written_onc
 
 
 def test_a_resumed_turn_does_not_announce_itself_again() -> None:
-    store = MemoryTurnEventStore(MemoryTurnLedger(MemoryDatabase()))
+    store = MemoryTurnEventStore(MemoryDatabase())
     log = EventLog(turn(), store, FixedClock(), 7)
     log.started()
     assert log.take() == []

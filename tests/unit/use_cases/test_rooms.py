@@ -6,11 +6,11 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from adapters.memory.system import START
 from application.use_cases.rooms import ChangeMode, DeleteRoom, GetRoom, ListRooms, UpdateRoom
 from domain.errors import NotFound, UnknownModel
 from domain.model import Mode
 from tests.unit.use_cases.conftest import World
-from tests.unit.use_cases.fakes import START
 
 
 async def test_a_new_room_is_stored_with_its_mode_in_force_and_nothing_pending(world: World) -> None:

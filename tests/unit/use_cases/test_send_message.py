@@ -8,25 +8,30 @@ from uuid import UUID, uuid4
 import msgspec
 import pytest
 
+from adapters.memory.stores import MemoryDatabase
 from adapters.memory.turns import (
+    MemoryHistoryStore,
     MemoryStepRecorder,
     MemoryTurnEventStore,
-    MemoryTurnLedger,
     MemoryTurnStore,
     SequentialTurnRunner,
 )
 from application.errors import StoreUnavailable
+from application.events import EventLog
 from application.patience import Patience
 from application.ports.llm import LlmAttempt, LlmRequest, LlmResult
+from application.ports.turns import TurnContext
+from application.steps import TurnRun
 from application.use_cases import rooms
 from application.use_cases.execute_step import ExecuteStep
 from application.use_cases.recover_turns import RecoverTurns
 from application.use_cases.run_turn import RunTurn
 from application.use_cases.send_message import SendMessage
+from application.use_cases.supervise_turns import SuperviseTurns
 from domain.errors import ContextBudgetExceeded, IdempotencyConflict, NoAgents, NoValidTag, TurnInProgress
-from domain.model import Mode
+from domain.model import Mode, ModelSpec
 from domain.pricing import price_call
-from domain.turns import StepError, StepStatus, TokenUsage, TurnStatus
+from domain.turns import StepError, StepStatus, TokenUsage, TurnStatus, TurnStep
 from tests.unit.use_cases.conftest import World
 
 
@@ -66,33 +71,29 @@ class ScriptedLlm:
 class TurnWorld(World):
     def __init__(self) -> None:
         super().__init__()
-        self.data = MemoryTurnLedger(self.db)
-        self.turns = MemoryTurnStore(self.data)
-        self.recorder = MemoryStepRecorder(self.data)
-        self.events = MemoryTurnEventStore(self.data)
+        self.data = self.db  # the turn fakes keep their rows beside the others
+        self.turns = MemoryTurnStore(self.db)
+        self.history = MemoryHistoryStore(self.db)
+        self.recorder = MemoryStepRecorder(self.db)
+        self.events = MemoryTurnEventStore(self.db)
         self.llm = ScriptedLlm()
         self.patience = Patience(0)
 
-    def executor(self, *, resuming: bool = False, events=None, on_pause=None) -> ExecuteStep:
+    def executor(self) -> ExecuteStep:
         return ExecuteStep(
-            self.llm,
-            self.catalog,
-            self.pricing,
-            self.turns,
-            self.recorder,
-            self.clock,
-            self.ids,
-            self.patience,
-            resuming=resuming,
-            events=events,
-            on_pause=on_pause,
+            self.llm, self.catalog, self.pricing, self.history, self.recorder, self.clock, self.ids, self.patience
         )
+
+    async def run_step(self, context: TurnContext, index: int) -> TurnStep:
+        """One step run on its own, as a process that dies right after it would have run it."""
+        run = TurnRun(context=context, events=EventLog(context, self.events, self.clock, 1))
+        return await self.executor().execute(run, context.plan[index], [])
 
     def run_turn(self) -> RunTurn:
         return RunTurn(
             self.turns,
             SequentialTurnRunner(),
-            self.executor,
+            self.executor(),
             self.events,
             self.recorder,
             self.pricing,
@@ -100,6 +101,9 @@ class TurnWorld(World):
             self.clock,
             self.ids,
         )
+
+    async def resume(self, context: TurnContext) -> None:
+        await self.run_turn().execute(context, resume=True)
 
     def recovery(self) -> RecoverTurns:
         return RecoverTurns(self.turns, self.run_turn(), self.clock, stale_after_s=30, abandon_after_s=3600)
@@ -205,9 +209,7 @@ async def test_idempotency_key_replays_and_conflicts(tw: TurnWorld) -> None:
 
 async def test_message_too_big_for_the_model_is_refused_up_front(tw: TurnWorld) -> None:
     user, _, session = await tw.room_with("ada")
-    tw.catalog._specs["sim"] = tw.catalog._specs["sim"].__class__(
-        alias="sim", provider="simulated", provider_model="x", context_window=4096
-    )
+    tw.catalog.replace(ModelSpec(alias="sim", provider="simulated", provider_model="x", context_window=4096))
     with pytest.raises(ContextBudgetExceeded):
         await tw.send().execute(user, session, "@ada " + "x" * 20_000)
     assert tw.data.turns == {}
@@ -218,8 +220,7 @@ async def test_resume_does_not_call_committed_steps_again_and_cancels_cut_calls(
     send = tw.send()
     # Simulate a crash: the turn began, step 0 committed, step 1's call was in flight.
     context = (await send.start(user, session, "go")).context  # allocated, not run: as if the process died
-    executor = tw.executor()
-    await executor(context, context.plan[0], [])
+    await tw.run_step(context, 0)
     from application.ports.turns import CallIntent
 
     await tw.recorder.record_intent(
@@ -240,7 +241,7 @@ async def test_resume_does_not_call_committed_steps_again_and_cancels_cut_calls(
     recover = tw.recovery()
     claimed = await recover.claim()
     assert [c.turn_id for c in claimed] == [context.turn_id]
-    await recover.resume(claimed[0])
+    await tw.resume(claimed[0])
     assert [c.messages[0].content.split(" ")[2] for c in tw.llm.calls] == ["Bob", "Cy"]  # Ada not called again
     turn = await tw.turns.turn_of(user, context.turn_id)
     assert turn.status is TurnStatus.COMPLETED and len(turn.steps) == 3
@@ -298,7 +299,7 @@ async def test_a_crash_between_retries_loses_no_attempt(tw: TurnWorld) -> None:
     recover = tw.recovery()
     [context] = await recover.claim()
     assert sorted(e.status for e in tw.data.ledger) == ["cancelled", "rate_limited"]
-    await recover.resume(context)
+    await tw.resume(context)
     turn = await tw.turns.turn_of(user, context.turn_id)
     assert turn.status is TurnStatus.COMPLETED
     assert sorted(e.status for e in tw.data.ledger) == ["cancelled", "rate_limited", "success"]
@@ -336,7 +337,7 @@ async def test_repeating_a_key_while_its_turn_runs_is_turn_in_progress(tw: TurnW
 class FlakyRecorder(MemoryStepRecorder):
     """The database is down for the next `down` step commits (the commit may even have landed)."""
 
-    def __init__(self, data: MemoryTurnLedger, down: int, landed: bool = False) -> None:
+    def __init__(self, data: MemoryDatabase, down: int, landed: bool = False) -> None:
         super().__init__(data)
         self.down, self.landed = down, landed
 
@@ -386,7 +387,7 @@ async def test_an_outage_longer_than_the_patience_leaves_the_turn_running_for_re
     tw.clock.advance(60)
     recover = RecoverTurns(tw.turns, run, tw.clock, stale_after_s=30, abandon_after_s=3600)
     [adopted] = await recover.claim()
-    await recover.resume(adopted)
+    await tw.resume(adopted)
     turn = await tw.turns.turn_of(user, context.turn_id)
     assert turn.status is TurnStatus.COMPLETED
     assert sorted(e.status for e in tw.data.ledger) == ["cancelled", "success"]  # the lost answer is on record
@@ -428,7 +429,7 @@ async def test_a_crash_after_a_completed_step_ends_the_turn_by_the_partial_failu
 async def test_an_abandoned_turn_keeps_its_completed_steps(tw: TurnWorld) -> None:
     user, _, session = await tw.room_with("ada", "bob", mode=Mode.ROUNDTABLE)
     context = (await tw.send().start(user, session, "go")).context
-    await tw.executor()(context, context.plan[0], [])  # step 0 committed, then the process died
+    await tw.run_step(context, 0)  # step 0 committed, then the process died
     tw.clock.advance(7200)
     assert await tw.recovery().claim() == []
     turn = await tw.turns.turn_of(user, context.turn_id)
@@ -438,3 +439,27 @@ async def test_an_abandoned_turn_keeps_its_completed_steps(tw: TurnWorld) -> Non
         (StepStatus.FAILED, "turn_abandoned"),
     ]
     assert tw.data.events[turn.id][-1].type == "turn_completed"
+
+
+class CountingRunner(SequentialTurnRunner):
+    forgotten = 0
+
+    async def forget_finished(self) -> int:
+        self.forgotten += 1
+        return 0
+
+
+async def test_a_supervision_round_heartbeats_its_turns_then_adopts_the_dead_and_tidies_up(tw: TurnWorld) -> None:
+    user, _, session = await tw.room_with("ada", mode=Mode.ROUNDTABLE)
+    someone, _, theirs = await tw.room_with("bob", mode=Mode.ROUNDTABLE)
+    other = (await tw.send().start(someone, theirs, "go")).context  # started by a process that died
+    mine = (await tw.send().start(user, session, "go")).context
+    run, runner = tw.run_turn(), CountingRunner()
+    run._running.add(mine.turn_id)  # this process is running it (paused, say)
+    tw.clock.advance(120)
+    supervise = SuperviseTurns(tw.turns, tw.recovery(), run, runner, tw.clock)
+    adopted = await supervise.round()
+    assert [c.turn_id for c in adopted] == [other.turn_id]  # the dead process's, never ours
+    assert tw.data.turns[mine.turn_id].heartbeat_at == tw.clock.now() and runner.forgotten == 1
+    await supervise.resume(adopted[0])
+    assert (await tw.turns.turn_of(someone, other.turn_id)).status is TurnStatus.COMPLETED

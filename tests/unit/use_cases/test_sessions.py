@@ -6,11 +6,11 @@ from uuid import uuid4
 
 import pytest
 
+from adapters.memory.system import START
 from application.use_cases.rooms import DeleteRoom
 from application.use_cases.sessions import GetSession, ListMessages, ListSessions
 from domain.errors import NotFound
 from tests.unit.use_cases.conftest import World
-from tests.unit.use_cases.fakes import START
 
 
 async def test_a_new_session_starts_with_no_turns_and_no_messages(world: World) -> None:

@@ -6,11 +6,11 @@ from uuid import UUID
 
 import pytest
 
+from adapters.memory.system import START
 from application.use_cases.users import Authenticate
 from domain.api_keys import hash_api_key
 from domain.errors import EmailTaken, Forbidden, Unauthorized
 from tests.unit.use_cases.conftest import World
-from tests.unit.use_cases.fakes import START
 
 
 async def test_open_sign_up_creates_the_user_and_returns_a_key_that_authenticates(world: World) -> None:

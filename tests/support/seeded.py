@@ -1,51 +1,12 @@
-"""Deterministic stand-ins for the clock, ids and catalog, and the seeded 2026-02-20 price list."""
+"""Test data: a catalog of model specs, and the pricing version 2026-02-20 as the migrations seed it."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
-from uuid import UUID
 
 from domain.model import ModelSpec
 from domain.pricing import ModelPrice, PricingVersion
-
-START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-
-class FixedClock:
-    """Stands still until a test moves it, so timestamps and orderings are exact."""
-
-    def __init__(self, at: datetime = START) -> None:
-        self.at = at
-
-    def now(self) -> datetime:
-        return self.at
-
-    def advance(self, seconds: float = 1.0) -> datetime:
-        self.at += timedelta(seconds=seconds)
-        return self.at
-
-
-class SequentialIds:
-    def __init__(self) -> None:
-        self.issued = 0
-
-    def new_id(self) -> UUID:
-        self.issued += 1
-        return UUID(int=self.issued)
-
-
-class FakeCatalog:
-    """The ModelCatalog port over a fixed list of specs."""
-
-    def __init__(self, specs: list[ModelSpec]) -> None:
-        self._specs = {s.alias: s for s in specs}
-
-    def spec(self, alias: str) -> ModelSpec | None:
-        return self._specs.get(alias)
-
-    def specs(self) -> list[ModelSpec]:
-        return list(self._specs.values())
 
 
 def spec(alias: str, provider: str = "openrouter", *, available: bool = True) -> ModelSpec:
