@@ -48,9 +48,6 @@ class HttpLlm:
     def provider(self) -> ProviderConfig:
         return self._provider
 
-    async def complete(self, request: LlmRequest, observer: AttemptObserver | None = None) -> LlmResult:
-        return await self.stream(request, None, observer)
-
     async def stream(
         self, request: LlmRequest, on_delta: DeltaSink | None = None, observer: AttemptObserver | None = None
     ) -> LlmResult:

@@ -24,9 +24,6 @@ class LlmRouter:
         self._catalog = catalog
         self._clients = dict(clients)
 
-    async def complete(self, request: LlmRequest, observer: AttemptObserver | None = None) -> LlmResult:
-        return await self.stream(request, None, observer)
-
     async def stream(
         self, request: LlmRequest, on_delta: DeltaSink | None = None, observer: AttemptObserver | None = None
     ) -> LlmResult:

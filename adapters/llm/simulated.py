@@ -58,9 +58,6 @@ class SimulatedLlm:
         self._slow_chunk_delay_s = slow_chunk_delay_s
         self._sleep = sleep
 
-    async def complete(self, request: LlmRequest, observer: AttemptObserver | None = None) -> LlmResult:
-        return await self.stream(request, None, observer)
-
     async def stream(
         self, request: LlmRequest, on_delta: DeltaSink | None = None, observer: AttemptObserver | None = None
     ) -> LlmResult:

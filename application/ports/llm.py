@@ -79,7 +79,3 @@ class LlmClient(Protocol):
         one `LlmAttempt` per attempt that reached the provider.
         """
         ...
-
-    async def complete(self, request: LlmRequest, observer: AttemptObserver | None = None) -> LlmResult:
-        """The same call when nobody reads the text as it comes (e.g. a manager's structured decision)."""
-        ...

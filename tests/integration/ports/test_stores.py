@@ -58,7 +58,10 @@ class Stores:
 
 
 def memory_stores() -> Stores:
-    db = MemoryDatabase()
+    return memory_stores_on(MemoryDatabase())
+
+
+def memory_stores_on(db: MemoryDatabase) -> Stores:
     return Stores(
         MemoryUserStore(db),
         MemoryRoomStore(db),

@@ -87,9 +87,3 @@ async def test_sim_slow_really_sleeps_with_the_default_sleep():
     llm = SimulatedLlm(slow_chunk_delay_s=0.001)
     result = await llm.stream(sim_request(slow=True))
     assert result.ok
-
-
-async def test_complete_is_stream_without_deltas() -> None:
-    llm = SimulatedLlm()
-    request = make_request()
-    assert (await llm.complete(request)).text == (await llm.stream(request)).text
