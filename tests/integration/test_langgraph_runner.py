@@ -1,7 +1,10 @@
-"""The LangGraph runner on a real AsyncPostgresSaver: order, earlier answers, resume, pruning."""
+"""The TurnRunner port: its contract run against the in-memory runner and LangGraph alike (order,
+earlier answers, a resume without checkpoint), then what only LangGraph on a real AsyncPostgresSaver
+does (resume from checkpoints, forgetting finished turns)."""
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import UUID, uuid4
@@ -11,8 +14,9 @@ import pytest
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
 from adapters.langgraph.runner import LangGraphTurnRunner
+from adapters.memory.turns import SequentialTurnRunner
 from adapters.postgres.checkpointer import prune_finished_threads
-from application.ports.turns import TurnContext
+from application.ports.turns import TurnContext, TurnRunner
 from domain.model import Mode
 from domain.turns import PlannedStep, RosterEntry, StepKind, StepStatus, StepUsage, TurnStep
 from tests.support.seed import insert_turn, seed_session
@@ -73,9 +77,16 @@ async def saver(pool) -> AsyncPostgresSaver:
     return AsyncPostgresSaver(conn=pool)
 
 
-async def test_steps_run_in_order_and_see_the_earlier_answers(saver) -> None:
+@pytest.fixture(params=["memory", "langgraph"])
+def any_runner(request: pytest.FixtureRequest) -> TurnRunner:
+    if request.param == "memory":
+        return SequentialTurnRunner()
+    return LangGraphTurnRunner(request.getfixturevalue("saver"), durability="exit")
+
+
+async def test_steps_run_in_order_and_see_the_earlier_answers(any_runner: TurnRunner) -> None:
     executor = Recorder()
-    steps = await LangGraphTurnRunner(saver).run(context(["ada", "bob", "cy"]), executor)
+    steps = await any_runner.run(context(["ada", "bob", "cy"]), executor)
     assert [s.content for s in steps] == ["answer 0", "answer 1", "answer 2"]
     assert executor.calls == [(0, []), (1, ["answer 0"]), (2, ["answer 0", "answer 1"])]
     assert steps[0].usage.credits == Decimal("0.0001")
@@ -103,18 +114,18 @@ async def test_exit_durability_still_checkpoints_a_run_that_failed(saver) -> Non
     assert [i for i, _ in again.calls] == [1]
 
 
-async def test_resume_without_any_checkpoint_runs_from_the_start(saver) -> None:
+async def test_resume_without_any_checkpoint_runs_from_the_start(any_runner: TurnRunner) -> None:
     # A process killed before its run wrote anything: every node runs again, and ExecuteStep reads
     # the committed steps back from turn_steps instead of calling the model (use-case and e2e tiers).
     again = Recorder()
-    steps = await LangGraphTurnRunner(saver, durability="exit").resume(context(["ada", "bob"]), again)
+    steps = await any_runner.resume(context(["ada", "bob"]), again)
     assert [i for i, _ in again.calls] == [0, 1] and len(steps) == 2
 
 
-async def test_checkpoints_of_finished_turns_are_pruned(saver, pool, database_url: str) -> None:
+async def test_the_runner_forgets_the_checkpoints_of_finished_turns(saver, pool, database_url: str) -> None:
     ids = seed_session(database_url)
     turn_ids = [insert_turn(database_url, ids, 0, "completed"), insert_turn(database_url, ids, 1, "running")]
-    runner = LangGraphTurnRunner(saver, durability="sync")
+    runner = LangGraphTurnRunner(saver, durability="sync", forget=functools.partial(prune_finished_threads, pool))
     for turn_id in turn_ids:
         await runner.run(context(["ada"], turn_id), Recorder())
     foreign = context(["ada"])  # a thread that is not a Pantheon turn
@@ -125,7 +136,7 @@ async def test_checkpoints_of_finished_turns_are_pruned(saver, pool, database_ur
             return {r[0] for r in conn.execute("SELECT DISTINCT thread_id FROM checkpoints")}
 
     assert {str(t) for t in turn_ids} | {str(foreign.turn_id)} <= threads()
-    assert await prune_finished_threads(pool) >= 1
+    assert await runner.forget_finished() >= 1
     left = threads()
     assert str(turn_ids[0]) not in left  # finished: pruned
     assert str(turn_ids[1]) in left and str(foreign.turn_id) in left
