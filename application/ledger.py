@@ -6,7 +6,7 @@ from datetime import datetime
 from uuid import UUID
 
 from application.ports.llm import LlmAttempt
-from application.ports.turns import CallIntent, LedgerEntry, TurnContext
+from application.ports.turns import CallIntent, LedgerEntry, Purpose, TurnContext
 from domain.model import ModelSpec
 from domain.pricing import PricingVersion, price_call
 from domain.turns import StepUsage
@@ -21,6 +21,7 @@ def attempt_entry(
     pricing: PricingVersion,
     row_id: UUID,
     at: datetime,
+    purpose: Purpose = "agent",
 ) -> LedgerEntry:
     cached = attempt.usage.cached_input_tokens
     fresh = attempt.usage.input_tokens - cached
@@ -53,6 +54,7 @@ def attempt_entry(
         created_at=at,
         usage_estimated=attempt.usage_estimated,
         error_code=attempt.error.code if attempt.error else None,
+        purpose=purpose,
     )
 
 
@@ -69,7 +71,15 @@ def recovered_entry(
             alias=intent.model_alias, provider=intent.provider, provider_model=intent.provider_model, context_window=0
         )
         return attempt_entry(
-            turn, intent.step_index, intent.agent_key, spec, intent.outcome, pricing, row_id, intent.started_at
+            turn,
+            intent.step_index,
+            intent.agent_key,
+            spec,
+            intent.outcome,
+            pricing,
+            row_id,
+            intent.started_at,
+            intent.purpose,
         )
     tokens = intent.estimated_input_tokens
     charge = price_call(pricing, intent.model_alias, tokens, 0, 0, charge_user=False)
@@ -101,6 +111,7 @@ def recovered_entry(
         created_at=at,
         usage_estimated=True,
         error_code="cancelled_by_crash",
+        purpose=intent.purpose,
     )
 
 

@@ -9,6 +9,7 @@ from uuid import UUID
 
 import msgspec
 
+from domain.decisions import Decision, Orchestration
 from domain.model import Mode
 
 
@@ -41,9 +42,13 @@ class RosterEntry(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class PlannedStep(msgspec.Struct, frozen=True, kw_only=True):
+    """A step about to run: an agent's (with the manager's instruction in orchestrator mode), or the
+    manager's own (a decision, then the synthesis), which has no agent."""
+
     index: int
     kind: StepKind
-    agent: RosterEntry
+    agent: RosterEntry | None = None
+    instruction: str | None = None
 
 
 class TokenUsage(msgspec.Struct, frozen=True, kw_only=True):
@@ -70,7 +75,7 @@ class StepUsage(msgspec.Struct, frozen=True, kw_only=True):
     credits: Decimal = Decimal("0.0000")
 
 
-class TurnStep(msgspec.Struct, frozen=True, kw_only=True):
+class TurnStep(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     index: int
     kind: StepKind
     agent_key: str | None
@@ -80,6 +85,8 @@ class TurnStep(msgspec.Struct, frozen=True, kw_only=True):
     content: str
     error: StepError | None
     usage: StepUsage
+    decision: Decision | None = None  # a manager step's
+    instruction: str | None = None  # what the manager asked of an agent step
 
 
 class TurnUsage(msgspec.Struct, frozen=True, kw_only=True):
@@ -89,7 +96,7 @@ class TurnUsage(msgspec.Struct, frozen=True, kw_only=True):
     credits: Decimal = Decimal("0.0000")
 
 
-class Turn(msgspec.Struct, frozen=True, kw_only=True):
+class Turn(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     id: UUID
     session_id: UUID
     turn_index: int
@@ -100,3 +107,4 @@ class Turn(msgspec.Struct, frozen=True, kw_only=True):
     usage: TurnUsage
     created_at: datetime
     completed_at: datetime | None
+    orchestration: Orchestration | None = None  # orchestrator turns only

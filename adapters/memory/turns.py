@@ -28,6 +28,7 @@ from application.ports.turns import (
 from application.ports.usage import GroupBy, UsagePage, UsageTotals
 from domain.errors import IdempotencyConflict, TurnInProgress
 from domain.model import Mode
+from domain.orchestration import orchestration_of
 from domain.turns import RosterEntry, StepError, StepKind, StepStatus, Turn, TurnStatus, TurnStep, TurnUsage
 
 ZERO_USD = Decimal("0")
@@ -64,6 +65,7 @@ class MemoryTurnStore:
             current_mode=room.current_mode,
             pending_mode=room.pending_mode,
             room_goal=room.goal,
+            manager_model=room.manager_model,
             roster=[
                 RosterEntry(
                     agent_key=a.agent_key, name=a.name, model=a.model, role_prompt=a.role_prompt, position=a.position
@@ -161,6 +163,7 @@ class MemoryTurnStore:
             credits=sum((e.credits_burned for e in entries), start=TurnUsage().credits),
         )
         c = row.context
+        steps = [s.step for s in self._db.steps_of(c.turn_id)]
         return Turn(
             id=c.turn_id,
             session_id=c.session_id,
@@ -168,10 +171,11 @@ class MemoryTurnStore:
             mode=c.mode,
             status=row.status,
             user_message=c.user_message,
-            steps=[s.step for s in self._db.steps_of(c.turn_id)],
+            steps=steps,
             usage=usage,
             created_at=c.created_at,
             completed_at=row.completed_at,
+            orchestration=orchestration_of(steps) if c.mode is Mode.ORCHESTRATOR else None,
         )
 
 

@@ -14,7 +14,7 @@ from application.ports.usage import GroupBy, UsagePage, UsageTotals
 LEDGER_COLUMNS = """id, call_id, user_id, room_id, session_id, turn_id, step_index, agent_key, provider, model_alias,
     provider_model, input_tokens_fresh, input_tokens_cached, output_tokens, total_tokens, oe_tokens, multiplier,
     credits_burned, provider_cost_usd, latency_ms, status, usage_estimated, error_code, pricing_version, request_id,
-    created_at"""
+    created_at, purpose"""
 SELECT_EVENTS = f"""
 SELECT {LEDGER_COLUMNS} FROM llm_call_events
 WHERE user_id = %(user_id)s

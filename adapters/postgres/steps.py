@@ -11,22 +11,20 @@ from psycopg import errors
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.postgres.events import events_json
-from adapters.postgres.turns import to_step
+from adapters.postgres.turns import STEP_COLUMNS, to_step
 from application.ports.events import TurnEvent
 from application.ports.llm import LlmAttempt
 from application.ports.turns import CallIntent, ContextAudit, LedgerEntry
 from domain.turns import TurnStep
 
-SELECT_STEP = """
-SELECT turn_id, step_index, kind, agent_key, agent_name, model_alias, status, content, error,
-       input_tokens, cached_input_tokens, output_tokens, credits
-FROM turn_steps WHERE turn_id = %(turn_id)s AND step_index = %(step_index)s
+SELECT_STEP = f"""
+SELECT {STEP_COLUMNS} FROM turn_steps WHERE turn_id = %(turn_id)s AND step_index = %(step_index)s
 """
 INSERT_INTENT = """
 INSERT INTO llm_call_intents (call_id, turn_id, step_index, agent_key, provider, model_alias, provider_model,
-                              estimated_input_tokens, started_at)
+                              estimated_input_tokens, started_at, purpose)
 VALUES (%(call_id)s, %(turn_id)s, %(step_index)s, %(agent_key)s, %(provider)s, %(model_alias)s, %(provider_model)s,
-        %(estimated_input_tokens)s, %(started_at)s)
+        %(estimated_input_tokens)s, %(started_at)s, %(purpose)s)
 ON CONFLICT (call_id) DO NOTHING
 """
 SETTLE_INTENT = "UPDATE llm_call_intents SET outcome = %(outcome)s::jsonb WHERE call_id = %(call_id)s"
@@ -37,22 +35,24 @@ SETTLE_INTENT = "UPDATE llm_call_intents SET outcome = %(outcome)s::jsonb WHERE 
 COMMIT_STEP = """
 WITH step AS (
     INSERT INTO turn_steps (id, turn_id, step_index, kind, agent_key, agent_name, model_alias, status, content,
-                            error, input_tokens, cached_input_tokens, output_tokens, credits, created_at)
+                            error, input_tokens, cached_input_tokens, output_tokens, credits, created_at, decision,
+                            instruction)
     VALUES (%(id)s, %(turn_id)s, %(step_index)s, %(kind)s, %(agent_key)s, %(agent_name)s, %(model)s, %(status)s,
             %(content)s, %(error)s::jsonb, %(input_tokens)s, %(cached_input_tokens)s, %(output_tokens)s,
-            %(credits)s, %(at)s)
+            %(credits)s, %(at)s, %(decision)s::jsonb, %(instruction)s)
 ), ledger AS (
     INSERT INTO llm_call_events (id, call_id, user_id, room_id, session_id, turn_id, step_index, agent_key,
                                  provider, model_alias, provider_model, input_tokens_fresh, input_tokens_cached,
                                  output_tokens, total_tokens, oe_tokens, multiplier, credits_burned,
                                  provider_cost_usd, latency_ms, status, usage_estimated, error_code,
-                                 pricing_version, request_id, created_at)
+                                 pricing_version, request_id, created_at, purpose)
     SELECT * FROM jsonb_to_recordset(%(ledger)s::jsonb) AS r(
         id uuid, call_id uuid, user_id uuid, room_id uuid, session_id uuid, turn_id uuid, step_index integer,
         agent_key text, provider text, model_alias text, provider_model text, input_tokens_fresh integer,
         input_tokens_cached integer, output_tokens integer, total_tokens integer, oe_tokens numeric,
         multiplier numeric, credits_burned numeric, provider_cost_usd numeric, latency_ms integer, status text,
-        usage_estimated boolean, error_code text, pricing_version text, request_id text, created_at timestamptz)
+        usage_estimated boolean, error_code text, pricing_version text, request_id text, created_at timestamptz,
+        purpose text)
 ), audit AS (
     INSERT INTO turn_context_audit (turn_id, input_budget, estimated_tokens, history_turns, actions, created_at)
     SELECT turn_id, input_budget, estimated_tokens, history_turns, actions, created_at
@@ -75,16 +75,16 @@ INSERT_LEDGER = """
 INSERT INTO llm_call_events (id, call_id, user_id, room_id, session_id, turn_id, step_index, agent_key, provider,
                              model_alias, provider_model, input_tokens_fresh, input_tokens_cached, output_tokens,
                              total_tokens, oe_tokens, multiplier, credits_burned, provider_cost_usd, latency_ms,
-                             status, usage_estimated, error_code, pricing_version, request_id, created_at)
+                             status, usage_estimated, error_code, pricing_version, request_id, created_at, purpose)
 VALUES (%(id)s, %(call_id)s, %(user_id)s, %(room_id)s, %(session_id)s, %(turn_id)s, %(step_index)s, %(agent_key)s,
         %(provider)s, %(model_alias)s, %(provider_model)s, %(input_tokens_fresh)s, %(input_tokens_cached)s,
         %(output_tokens)s, %(total_tokens)s, %(oe_tokens)s, %(multiplier)s, %(credits_burned)s,
         %(provider_cost_usd)s, %(latency_ms)s, %(status)s, %(usage_estimated)s, %(error_code)s,
-        %(pricing_version)s, %(request_id)s, %(created_at)s)
+        %(pricing_version)s, %(request_id)s, %(created_at)s, %(purpose)s)
 """
 SELECT_INTENTS = """
 SELECT call_id, turn_id, step_index, agent_key, provider, model_alias, provider_model, estimated_input_tokens,
-       started_at, outcome
+       started_at, outcome, purpose
 FROM llm_call_intents WHERE turn_id = %(turn_id)s ORDER BY started_at
 """
 DELETE_INTENT = "DELETE FROM llm_call_intents WHERE call_id = %(call_id)s"
@@ -109,6 +109,8 @@ def step_params(turn_id: UUID, step: TurnStep, row_id: UUID, at: datetime) -> di
         "output_tokens": step.usage.output_tokens,
         "credits": step.usage.credits,
         "at": at,
+        "decision": _json.encode(step.decision).decode() if step.decision else None,
+        "instruction": step.instruction,
     }
 
 

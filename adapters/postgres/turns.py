@@ -13,8 +13,10 @@ from psycopg_pool import AsyncConnectionPool
 from adapters.postgres.events import events_json
 from application.ports.events import TurnEvent
 from application.ports.turns import HistoryTurn, IdempotentTurn, StaleTurn, TurnContext, TurnStart
+from domain.decisions import Decision
 from domain.errors import IdempotencyConflict, TurnInProgress
 from domain.model import Mode
+from domain.orchestration import orchestration_of
 from domain.turns import (
     PlannedStep,
     RosterEntry,
@@ -33,7 +35,7 @@ from domain.turns import (
 # concurrent start makes it match no row, which answers 409 (invariant 2). The partial unique index
 # "one running turn per session" backs this up in the schema.
 READ_TURN_START = """
-SELECT s.room_id, s.turn_count AS next_index, r.current_mode, r.pending_mode, r.goal AS room_goal,
+SELECT s.room_id, s.turn_count AS next_index, r.current_mode, r.pending_mode, r.goal AS room_goal, r.manager_model,
        EXISTS (SELECT 1 FROM turns t WHERE t.session_id = s.id AND t.status = 'running') AS busy,
        coalesce((SELECT jsonb_agg(jsonb_build_object('agent_key', a.agent_key, 'name', a.name,
                                                      'model', a.model_alias, 'role_prompt', a.role_prompt,
@@ -58,10 +60,10 @@ WITH bump AS (
       AND (current_mode <> %(mode)s OR pending_mode = %(applied_pending)s::text)  -- else nothing changes
 )
 INSERT INTO turns (id, session_id, user_id, room_id, turn_index, mode, status, user_message, roster, plan,
-                   pricing_version, idempotency_key, request_hash, created_at, heartbeat_at)
+                   pricing_version, idempotency_key, request_hash, created_at, heartbeat_at, manager_model)
 SELECT %(id)s, %(session_id)s, %(user_id)s, %(room_id)s, %(turn_index)s, %(mode)s, 'running', %(message)s,
        %(roster)s::jsonb, %(plan)s::jsonb, %(pricing_version)s, %(idempotency_key)s, %(request_hash)s, %(now)s,
-       %(now)s
+       %(now)s, %(manager_model)s
 FROM bump
 """
 SELECT_IDEMPOTENT = """
@@ -70,7 +72,7 @@ WHERE user_id = %(user_id)s AND idempotency_key = %(key)s
 """
 SELECT_CONTEXT = """
 SELECT t.id, t.user_id, t.room_id, t.session_id, t.turn_index, t.mode, t.user_message, r.goal, t.roster, t.plan,
-       t.pricing_version, t.created_at
+       t.pricing_version, t.created_at, t.manager_model
 FROM turns t JOIN rooms r ON r.id = t.room_id WHERE t.id = %(turn_id)s
 """
 # A session's earlier turns as later agents see them (completed answers only), newest first.
@@ -119,9 +121,11 @@ SELECT_TURNS_OF_SESSION = (
     + """WHERE t.session_id = %(session_id)s AND t.user_id = %(user_id)s AND t.turn_index > %(after)s
 ORDER BY t.turn_index LIMIT %(limit)s"""
 )
-SELECT_STEPS = """
-SELECT turn_id, step_index, kind, agent_key, agent_name, model_alias, status, content, error,
-       input_tokens, cached_input_tokens, output_tokens, credits
+# The columns `to_step` reads, shared by every query of steps.
+STEP_COLUMNS = """step_index, kind, agent_key, agent_name, model_alias, status, content, error,
+       input_tokens, cached_input_tokens, output_tokens, credits, decision, instruction"""
+SELECT_STEPS = f"""
+SELECT turn_id, {STEP_COLUMNS}
 FROM turn_steps WHERE turn_id = ANY(%(turn_ids)s) ORDER BY turn_id, step_index
 """
 SELECT_STALE = """
@@ -148,6 +152,8 @@ def to_step(row: dict[str, Any]) -> TurnStep:
         status=StepStatus(row["status"]),
         content=row["content"],
         error=StepError(code=error["code"], detail=error["detail"]) if error else None,
+        decision=msgspec.convert(row["decision"], Decision) if row["decision"] else None,  # type: ignore[arg-type]
+        instruction=row["instruction"],
         usage=StepUsage(
             input_tokens=row["input_tokens"],
             cached_input_tokens=row["cached_input_tokens"],
@@ -174,6 +180,7 @@ def to_turn(row: dict[str, Any], steps: list[TurnStep]) -> Turn:
         ),
         created_at=row["created_at"],
         completed_at=row["completed_at"],
+        orchestration=orchestration_of(steps) if row["mode"] == Mode.ORCHESTRATOR.value else None,
     )
 
 
@@ -210,6 +217,7 @@ class PostgresTurnStore:
             "idempotency_key": idempotency_key,
             "request_hash": request_hash,
             "now": turn.created_at,
+            "manager_model": turn.manager_model,
         }
         try:
             async with self._pool.connection() as conn:
@@ -239,6 +247,7 @@ class PostgresTurnStore:
             plan=msgspec.convert(row["plan"], list[PlannedStep]),
             pricing_version=row["pricing_version"],
             created_at=row["created_at"],
+            manager_model=row["manager_model"],
         )
 
     async def finish_turn(

@@ -16,6 +16,7 @@ from domain.model import Mode
 from domain.turns import PlannedStep, RosterEntry, StepError, Turn, TurnStatus, TurnStep
 
 LedgerStatus = Literal["success", "error", "timeout", "rate_limited", "cancelled"]
+Purpose = Literal["agent", "manager", "synthesis", "summary"]  # what a ledger row's call was for
 
 
 class HistoryTurn(msgspec.Struct, frozen=True, kw_only=True):
@@ -35,6 +36,7 @@ class TurnStart(msgspec.Struct, frozen=True, kw_only=True):
     current_mode: Mode
     pending_mode: Mode | None
     room_goal: str | None
+    manager_model: str | None  # the room's manager alias (None: the configured default)
     roster: list[RosterEntry]  # ordered by position, then key
 
 
@@ -53,6 +55,7 @@ class TurnContext(msgspec.Struct, frozen=True, kw_only=True):
     plan: list[PlannedStep]
     pricing_version: str
     created_at: datetime
+    manager_model: str | None = None  # the alias an orchestrator turn's manager uses
 
 
 class IdempotentTurn(msgspec.Struct, frozen=True, kw_only=True):
@@ -81,6 +84,7 @@ class CallIntent(msgspec.Struct, frozen=True, kw_only=True):
     estimated_input_tokens: int
     started_at: datetime
     outcome: LlmAttempt | None = None  # known once the attempt finished (failed attempts only)
+    purpose: Purpose = "agent"
 
 
 class LedgerEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -112,6 +116,7 @@ class LedgerEntry(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     usage_estimated: bool = False
     error_code: str | None = None
+    purpose: Purpose = "agent"
 
 
 class ContextAudit(msgspec.Struct, frozen=True, kw_only=True):

@@ -41,11 +41,11 @@ def empty_url(pg_admin_uri: str):
 
 
 def test_apply_rollback_apply(empty_url: str) -> None:
-    assert apply_migrations(empty_url) == 4
+    assert apply_migrations(empty_url) == 5
     assert EXPECTED_TABLES <= tables(empty_url)
-    assert rollback_migrations(empty_url) == 4
+    assert rollback_migrations(empty_url) == 5
     assert tables(empty_url) & EXPECTED_TABLES == set()
-    assert apply_migrations(empty_url) == 4
+    assert apply_migrations(empty_url) == 5
     assert EXPECTED_TABLES <= tables(empty_url)
     assert apply_migrations(empty_url) == 0
 
