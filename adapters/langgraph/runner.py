@@ -22,10 +22,13 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
-from application.ports.turns import StepExecutor, TurnContext
-from domain.turns import TurnStep
+from application.ports.turns import NextStep, StepExecutor, TurnContext
+from domain.turns import StepKind, TurnStep
 
 Durability = Literal["exit", "async", "sync"]
+# LangGraph stops a run after this many supersteps (one per step here): far above the longest turn, an
+# orchestrated one (2 x 12 agent runs + 2) or a full roundtable.
+RECURSION_LIMIT = 200
 
 
 class TurnState(TypedDict):
@@ -42,6 +45,10 @@ def _to_steps(state: dict[str, Any] | None) -> list[TurnStep]:
 
 
 class LangGraphTurnRunner:
+    """One graph for every mode: a node per kind of step (agent, manager, synthesis) and, after START and
+    after every node, a conditional edge asking the domain's `next_step` which kind comes next (or END).
+    A roundtable runs agent → agent → … → END; an orchestrated turn manager ⇄ agent → synthesis → END."""
+
     def __init__(
         self,
         checkpointer: BaseCheckpointSaver,
@@ -53,60 +60,62 @@ class LangGraphTurnRunner:
         self._checkpointer = checkpointer
         self._durability: Durability = durability
         self._forget = forget
-        self._graphs: dict[int, CompiledStateGraph] = {}
-        # What a node needs but must not be checkpointed: the turn snapshot and the step executor.
-        self._active: dict[str, tuple[TurnContext, StepExecutor]] = {}
+        self._compiled: CompiledStateGraph | None = None
+        # What a node needs but must not be checkpointed: the turn snapshot, its executor and its program.
+        self._active: dict[str, tuple[TurnContext, StepExecutor, NextStep]] = {}
 
-    async def run(self, turn: TurnContext, execute_step: StepExecutor) -> list[TurnStep]:
-        return await self._invoke(turn, execute_step, {"steps": []})
+    async def run(self, turn: TurnContext, execute_step: StepExecutor, next_step: NextStep) -> list[TurnStep]:
+        return await self._invoke(turn, execute_step, next_step, {"steps": []})
 
-    async def resume(self, turn: TurnContext, execute_step: StepExecutor) -> list[TurnStep]:
-        snapshot = await self._graph(len(turn.plan)).aget_state(_thread(turn.turn_id))
+    async def resume(self, turn: TurnContext, execute_step: StepExecutor, next_step: NextStep) -> list[TurnStep]:
+        snapshot = await self._graph().aget_state(_thread(turn.turn_id))
         if not snapshot.values:  # no checkpoint: run again from the start, committed steps are read back
-            return await self._invoke(turn, execute_step, {"steps": []})
+            return await self._invoke(turn, execute_step, next_step, {"steps": []})
         if not snapshot.next:  # every node ran; only the turn's final mark was missing
             return _to_steps(snapshot.values)
-        return await self._invoke(turn, execute_step, None)
+        return await self._invoke(turn, execute_step, next_step, None)
 
     async def forget_finished(self) -> int:
         return await self._forget() if self._forget is not None else 0
 
     async def close(self) -> None:
-        self._graphs.clear()
+        self._compiled = None
 
     async def _invoke(
-        self, turn: TurnContext, execute_step: StepExecutor, state: dict[str, Any] | None
+        self, turn: TurnContext, execute_step: StepExecutor, next_step: NextStep, state: dict[str, Any] | None
     ) -> list[TurnStep]:
-        if not turn.plan:
+        if state is not None and next_step(turn, []) is None:
             return []
         thread = str(turn.turn_id)
-        self._active[thread] = (turn, execute_step)
+        self._active[thread] = (turn, execute_step, next_step)
+        config: RunnableConfig = {**_thread(turn.turn_id), "recursion_limit": RECURSION_LIMIT}
         try:
-            graph = self._graph(len(turn.plan))
-            final = await graph.ainvoke(state, _thread(turn.turn_id), durability=self._durability)
+            final = await self._graph().ainvoke(state, config, durability=self._durability)
         finally:
             del self._active[thread]
         return _to_steps(final)
 
-    def _graph(self, steps: int) -> CompiledStateGraph:
-        # Graphs differ only by their number of steps, so one compiled graph per length is reused.
-        if steps not in self._graphs:
+    def _graph(self) -> CompiledStateGraph:
+        if self._compiled is None:
             builder = StateGraph(TurnState)
-            previous = START
-            for index in range(steps):
-                name = f"step_{index}"
-                builder.add_node(name, self._node(index))
-                builder.add_edge(previous, name)
-                previous = name
-            builder.add_edge(previous, END)
-            self._graphs[steps] = builder.compile(checkpointer=self._checkpointer)
-        return self._graphs[steps]
+            for kind in StepKind:
+                builder.add_node(kind.value, self._run_step)
+            routes = {**{kind.value: kind.value for kind in StepKind}, END: END}
+            builder.add_conditional_edges(START, self._route, routes)
+            for kind in StepKind:
+                builder.add_conditional_edges(kind.value, self._route, routes)
+            self._compiled = builder.compile(checkpointer=self._checkpointer)
+        return self._compiled
 
-    def _node(self, index: int) -> Any:
-        async def run_step(state: TurnState, config: RunnableConfig) -> dict[str, Any]:
-            turn, execute_step = self._active[config["configurable"]["thread_id"]]
-            step = await execute_step(turn, turn.plan[index], _to_steps(dict(state)))
-            return {"steps": [msgspec.to_builtins(step)]}
+    def _route(self, state: TurnState, config: RunnableConfig) -> str:
+        turn, _, next_step = self._active[config["configurable"]["thread_id"]]
+        planned = next_step(turn, _to_steps(dict(state)))
+        return END if planned is None else planned.kind.value
 
-        run_step.__name__ = f"step_{index}"
-        return run_step
+    async def _run_step(self, state: TurnState, config: RunnableConfig) -> dict[str, Any]:
+        turn, execute_step, next_step = self._active[config["configurable"]["thread_id"]]
+        earlier = _to_steps(dict(state))
+        planned = next_step(turn, earlier)
+        assert planned is not None, "a node runs only when a step comes next"
+        step = await execute_step(turn, planned, earlier)
+        return {"steps": [msgspec.to_builtins(step)]}

@@ -20,6 +20,7 @@ from application.ports.turns import (
     HistoryTurn,
     IdempotentTurn,
     LedgerEntry,
+    NextStep,
     StaleTurn,
     StepExecutor,
     TurnContext,
@@ -331,14 +332,14 @@ class MemoryUsageLedger:
 class SequentialTurnRunner:
     """The TurnRunner contract without LangGraph: steps in order, resuming from committed steps."""
 
-    async def run(self, turn: TurnContext, execute_step: StepExecutor) -> list[TurnStep]:
+    async def run(self, turn: TurnContext, execute_step: StepExecutor, next_step: NextStep) -> list[TurnStep]:
         steps: list[TurnStep] = []
-        for planned in turn.plan:
+        while (planned := next_step(turn, steps)) is not None:
             steps.append(await execute_step(turn, planned, list(steps)))
         return steps
 
-    async def resume(self, turn: TurnContext, execute_step: StepExecutor) -> list[TurnStep]:
-        return await self.run(turn, execute_step)
+    async def resume(self, turn: TurnContext, execute_step: StepExecutor, next_step: NextStep) -> list[TurnStep]:
+        return await self.run(turn, execute_step, next_step)
 
     async def forget_finished(self) -> int:
         return 0  # it keeps nothing between runs

@@ -215,14 +215,16 @@ class StepRecorder(Protocol):
 
 
 StepExecutor = Callable[[TurnContext, PlannedStep, list[TurnStep]], Awaitable[TurnStep]]
+# The turn's program: given the steps so far, the step that comes next (None: the turn is done).
+NextStep = Callable[[TurnContext, list[TurnStep]], PlannedStep | None]
 
 
 class TurnRunner(Protocol):
-    async def run(self, turn: TurnContext, execute_step: StepExecutor) -> list[TurnStep]:
-        """Run every planned step in order, each seeing the steps before it; checkpointed per step."""
+    async def run(self, turn: TurnContext, execute_step: StepExecutor, next_step: NextStep) -> list[TurnStep]:
+        """Run the steps `next_step` gives, one after another, each seeing the steps before it."""
         ...
 
-    async def resume(self, turn: TurnContext, execute_step: StepExecutor) -> list[TurnStep]:
+    async def resume(self, turn: TurnContext, execute_step: StepExecutor, next_step: NextStep) -> list[TurnStep]:
         """Continue an interrupted turn from its checkpoint (from the start if there is none)."""
         ...
 

@@ -20,6 +20,7 @@ from application.ports.turns import StepExecutor, StepRecorder, TurnContext, Tur
 from application.steps import TurnRun
 from application.use_cases.execute_step import ExecuteStep
 from domain.outcome import turn_status
+from domain.planning import next_step
 from domain.turns import PlannedStep, StepError, Turn, TurnStatus, TurnStep, TurnUsage
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,11 @@ def finished_turn(
         created_at=context.created_at,
         completed_at=completed_at,
     )
+
+
+def program(turn: TurnContext, steps: list[TurnStep]) -> PlannedStep | None:
+    """What the runner runs next: the domain decides (a plan, or the manager's last decision)."""
+    return next_step(turn.mode, turn.plan, turn.roster, steps)
 
 
 class RunTurn:
@@ -109,7 +115,8 @@ class RunTurn:
         events.started()
         run = TurnRun(context=context, events=events, resuming=resume, on_pause=on_pause)
         try:
-            steps = await (self._runner.resume if resume else self._runner.run)(context, self._steps_of(run))
+            runner = self._runner.resume if resume else self._runner.run
+            steps = await runner(context, self._steps_of(run), program)
         except StoreUnavailable:
             log.error("the database stayed unavailable: the turn is left running, for recovery")
             raise
@@ -128,6 +135,8 @@ class RunTurn:
         return await self._finish_resumed(run, status, steps, durable)
 
     def _steps_of(self, run: TurnRun) -> StepExecutor:
+        """The runner's step executor, bound to this run's state."""
+
         async def execute_step(turn: TurnContext, planned: PlannedStep, earlier: list[TurnStep]) -> TurnStep:
             return await self._step.execute(run, planned, earlier)
 

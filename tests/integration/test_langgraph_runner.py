@@ -17,6 +17,7 @@ from adapters.langgraph.runner import LangGraphTurnRunner
 from adapters.memory.turns import SequentialTurnRunner
 from adapters.postgres.checkpointer import prune_finished_threads
 from application.ports.turns import TurnContext, TurnRunner
+from application.use_cases.run_turn import program
 from domain.model import Mode
 from domain.turns import PlannedStep, RosterEntry, StepKind, StepStatus, StepUsage, TurnStep
 from tests.support.seed import insert_turn, seed_session
@@ -86,7 +87,7 @@ def any_runner(request: pytest.FixtureRequest) -> TurnRunner:
 
 async def test_steps_run_in_order_and_see_the_earlier_answers(any_runner: TurnRunner) -> None:
     executor = Recorder()
-    steps = await any_runner.run(context(["ada", "bob", "cy"]), executor)
+    steps = await any_runner.run(context(["ada", "bob", "cy"]), executor, program)
     assert [s.content for s in steps] == ["answer 0", "answer 1", "answer 2"]
     assert executor.calls == [(0, []), (1, ["answer 0"]), (2, ["answer 0", "answer 1"])]
     assert steps[0].usage.credits == Decimal("0.0001")
@@ -96,9 +97,9 @@ async def test_resume_from_a_per_step_checkpoint_skips_finished_nodes(saver) -> 
     turn = context(["ada", "bob", "cy"])
     runner = LangGraphTurnRunner(saver, durability="sync")
     with pytest.raises(Crash):
-        await runner.run(turn, Recorder(die_at=1))
+        await runner.run(turn, Recorder(die_at=1), program)
     again = Recorder()
-    steps = await runner.resume(turn, again)
+    steps = await runner.resume(turn, again, program)
     assert [i for i, _ in again.calls] == [1, 2]  # step 0 came from the checkpoint
     assert again.calls[0][1] == ["answer 0"]
     assert [s.index for s in steps] == [0, 1, 2]
@@ -108,9 +109,9 @@ async def test_exit_durability_still_checkpoints_a_run_that_failed(saver) -> Non
     turn = context(["ada", "bob"])
     runner = LangGraphTurnRunner(saver, durability="exit")
     with pytest.raises(Crash):
-        await runner.run(turn, Recorder(die_at=1))
+        await runner.run(turn, Recorder(die_at=1), program)
     again = Recorder()
-    await runner.resume(turn, again)
+    await runner.resume(turn, again, program)
     assert [i for i, _ in again.calls] == [1]
 
 
@@ -118,7 +119,7 @@ async def test_resume_without_any_checkpoint_runs_from_the_start(any_runner: Tur
     # A process killed before its run wrote anything: every node runs again, and ExecuteStep reads
     # the committed steps back from turn_steps instead of calling the model (use-case and e2e tiers).
     again = Recorder()
-    steps = await any_runner.resume(context(["ada", "bob"]), again)
+    steps = await any_runner.resume(context(["ada", "bob"]), again, program)
     assert [i for i, _ in again.calls] == [0, 1] and len(steps) == 2
 
 
@@ -127,9 +128,9 @@ async def test_the_runner_forgets_the_checkpoints_of_finished_turns(saver, pool,
     turn_ids = [insert_turn(database_url, ids, 0, "completed"), insert_turn(database_url, ids, 1, "running")]
     runner = LangGraphTurnRunner(saver, durability="sync", forget=functools.partial(prune_finished_threads, pool))
     for turn_id in turn_ids:
-        await runner.run(context(["ada"], turn_id), Recorder())
+        await runner.run(context(["ada"], turn_id), Recorder(), program)
     foreign = context(["ada"])  # a thread that is not a Pantheon turn
-    await runner.run(foreign, Recorder())
+    await runner.run(foreign, Recorder(), program)
 
     def threads() -> set[str]:
         with psycopg.connect(database_url) as conn:

@@ -405,7 +405,7 @@ async def test_a_turn_running_here_is_never_adopted_by_this_process(tw: TurnWorl
 class CrashingRunner(SequentialTurnRunner):
     """Runs the first step, then breaks (a bug, not a provider failure)."""
 
-    async def run(self, turn, execute_step):
+    async def run(self, turn, execute_step, next_step):
         await execute_step(turn, turn.plan[0], [])
         raise RuntimeError("bug")
 
