@@ -9,7 +9,7 @@ from application.ports.llm import ChatMessage
 from application.ports.turns import HistoryTurn, TurnContext
 from domain.budget import compute_budget, estimate_tokens, fit_history
 from domain.model import Mode, ModelSpec
-from domain.turns import RosterEntry, StepStatus, TurnStep
+from domain.turns import RosterEntry, StepKind, StepStatus, TurnStep
 
 GLOBAL_PROMPT = (
     "You are one member of a council of AI agents in a Pantheon room. Answer the user directly and "
@@ -38,18 +38,28 @@ def system_prompt(turn: TurnContext, agent: RosterEntry) -> str:
     return "\n\n".join(parts)
 
 
-def current_message(turn: TurnContext, earlier: list[TurnStep]) -> str:
-    if not earlier:
-        return turn.user_message
+def current_message(turn: TurnContext, earlier: list[TurnStep], instruction: str | None = None) -> str:
+    """The user's message, after the answers given earlier in this turn (a manager's routing is not an
+    answer) and, in orchestrator mode, what the manager asks of this agent."""
+    asked = f"\n\nThe manager asks you: {instruction}" if instruction else ""
+    answers = [step for step in earlier if step.kind is not StepKind.MANAGER]
+    if not answers:
+        return turn.user_message + asked
     lines = []
-    for step in earlier:
+    for step in answers:
         who = step.agent_name or step.kind.value
         if step.status is StepStatus.COMPLETED:
             lines.append(f"[{who}]: {step.content}")
         else:
             code = step.error.code if step.error else "error"
             lines.append(f"[{who}] (failed to answer: {code})")
-    return "Answers given earlier in this turn:\n" + "\n".join(lines) + "\n\nThe user's message:\n" + turn.user_message
+    return (
+        "Answers given earlier in this turn:\n"
+        + "\n".join(lines)
+        + "\n\nThe user's message:\n"
+        + turn.user_message
+        + asked
+    )
 
 
 def _history_pair(turn: HistoryTurn) -> list[ChatMessage]:
@@ -58,11 +68,16 @@ def _history_pair(turn: HistoryTurn) -> list[ChatMessage]:
 
 
 def build_call_context(
-    turn: TurnContext, agent: RosterEntry, spec: ModelSpec | None, earlier: list[TurnStep], history: list[HistoryTurn]
+    turn: TurnContext,
+    agent: RosterEntry,
+    spec: ModelSpec | None,
+    earlier: list[TurnStep],
+    history: list[HistoryTurn],
+    instruction: str | None = None,
 ) -> CallContext:
     """`history` comes newest-first; the newest turns that fit are kept, oldest first in the prompt."""
     system = system_prompt(turn, agent)
-    message = current_message(turn, earlier)
+    message = current_message(turn, earlier, instruction)
     budget = compute_budget(spec.context_window if spec else None).input_budget
     pairs = [_history_pair(h) for h in history]
     counts = [sum(estimate_tokens(m.content) for m in pair) for pair in pairs]

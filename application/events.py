@@ -46,15 +46,15 @@ class EventLog:
         if self._next_seq == 1:  # a resumed turn announced itself already
             self._add("turn_started", {"turn_index": self._turn.turn_index, "mode": self._turn.mode.value})
 
-    def step_started(self, planned: PlannedStep) -> None:
+    def step_started(self, planned: PlannedStep, agent_key: str | None, agent_name: str, model: str) -> None:
         self._add(
             "step_started",
             {
                 "index": planned.index,
                 "kind": planned.kind.value,
-                "agent_key": planned.agent.agent_key,
-                "agent_name": planned.agent.name,
-                "model": planned.agent.model,
+                "agent_key": agent_key,
+                "agent_name": agent_name,
+                "model": model,
             },
         )
 

@@ -14,13 +14,22 @@ import msgspec
 from application.context import build_call_context
 from application.events import EventLog
 from application.ledger import attempt_entry, step_usage
-from application.ports.llm import LlmRequest, LlmResult
-from application.ports.turns import CallIntent, ContextAudit, HistoryTurn, LedgerEntry, TurnContext
+from application.manager import DECISION_FORMAT, MANAGER_NAME, manager_messages, synthesis_messages
+from application.ports.llm import ChatMessage, LlmRequest, LlmResult
+from application.ports.turns import CallIntent, ContextAudit, HistoryTurn, LedgerEntry, Purpose, TurnContext
+from domain.budget import compute_budget, estimate_tokens
+from domain.decisions import Decision
+from domain.errors import ContextBudgetExceeded
 from domain.model import ModelSpec
 from domain.pricing import PricingVersion
-from domain.turns import PlannedStep, StepError, StepStatus, StepUsage, TurnStep
+from domain.turns import PlannedStep, StepError, StepKind, StepStatus, TurnStep
 
 HISTORY_TURNS = 20  # never read more: the cost of a turn must not grow with the session's length
+PURPOSE: dict[StepKind, Purpose] = {
+    StepKind.AGENT: "agent",
+    StepKind.MANAGER: "manager",
+    StepKind.SYNTHESIS: "synthesis",
+}
 
 
 @dataclass
@@ -32,6 +41,21 @@ class TurnRun:
     resuming: bool = False  # steps committed before a crash are read back, never called again
     on_pause: Callable[[], None] | None = None  # told when the turn starts waiting for the database
     attempts: int = 0  # ledger rows this run wrote
+
+
+@dataclass(frozen=True)
+class Who:
+    """Who speaks in a step: an agent, or (manager and synthesis steps) the manager."""
+
+    agent_key: str | None
+    agent_name: str
+    model: str
+
+
+def who(turn: TurnContext, planned: PlannedStep) -> Who:
+    if planned.agent is not None:
+        return Who(planned.agent.agent_key, planned.agent.name, planned.agent.model)
+    return Who(None, MANAGER_NAME, turn.manager_model or "")
 
 
 class PreparedStep(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,35 +75,65 @@ def prepare_step(
     *,
     call_id: UUID,
     now: datetime,
+    refused: tuple[str, str] | None = None,
 ) -> PreparedStep:
-    """What to send for this step. Raises ContextBudgetExceeded when even the pinned parts cannot fit."""
-    context = build_call_context(turn, planned.agent, spec, earlier, history)
+    """What to send for this step (a manager step's repair call when `refused` says what went wrong).
+    Raises ContextBudgetExceeded when even the pinned parts cannot fit the model."""
+    budget = compute_budget(spec.context_window).input_budget
+    history_turns, truncated = 0, False
+    if planned.agent is not None:
+        context = build_call_context(turn, planned.agent, spec, earlier, history, planned.instruction)
+        messages, estimated = context.messages, context.estimated_tokens
+        history_turns, truncated = context.history_turns, context.history_truncated
+    else:
+        messages = (
+            manager_messages(turn, earlier, refused)
+            if planned.kind is StepKind.MANAGER
+            else synthesis_messages(turn, earlier)
+        )
+        estimated = _estimate(messages)
+        if estimated > budget:
+            raise ContextBudgetExceeded(
+                f"The turn no longer fits the manager's model ({estimated} > {budget} tokens).",
+                extra={"required_tokens": estimated, "input_budget": budget},
+            )
+    speaker = who(turn, planned)
     audit = None
-    if not earlier:
+    if not earlier and refused is None:
         audit = ContextAudit(
             turn_id=turn.turn_id,
-            input_budget=context.input_budget,
-            estimated_tokens=context.estimated_tokens,
-            history_turns=context.history_turns,
-            actions=["history_truncated"] if context.history_truncated else [],
+            input_budget=budget,
+            estimated_tokens=estimated,
+            history_turns=history_turns,
+            actions=["history_truncated"] if truncated else [],
             created_at=now,
         )
     intent = CallIntent(
         call_id=call_id,
         turn_id=turn.turn_id,
         step_index=planned.index,
-        agent_key=planned.agent.agent_key,
+        agent_key=speaker.agent_key,
         provider=spec.provider,
         model_alias=spec.alias,
         provider_model=spec.provider_model,
-        estimated_input_tokens=context.estimated_tokens,
+        estimated_input_tokens=estimated,
         started_at=now,
+        purpose=PURPOSE[planned.kind],
     )
-    request = LlmRequest(model=spec, messages=context.messages, first_call_id=str(call_id))
+    request = LlmRequest(
+        model=spec,
+        messages=messages,
+        first_call_id=str(call_id),
+        response_format=DECISION_FORMAT if planned.kind is StepKind.MANAGER else None,
+    )
     return PreparedStep(planned=planned, spec=spec, request=request, intent=intent, audit=audit)
 
 
-def answered_step(
+def _estimate(messages: list[ChatMessage]) -> int:
+    return sum(estimate_tokens(m.content) for m in messages)
+
+
+def priced_rows(
     turn: TurnContext,
     prepared: PreparedStep,
     result: LlmResult,
@@ -88,47 +142,57 @@ def answered_step(
     row_ids: list[UUID],
     started: dict[str, datetime],
     now: datetime,
-) -> tuple[TurnStep, list[LedgerEntry]]:
-    """The step the call produced and one priced ledger row per attempt (`row_ids`, one each), each row
-    dated when its attempt was sent, so that a step's retries list in the order they happened."""
-    planned, agent = prepared.planned, prepared.planned.agent
-    entries = [
+) -> list[LedgerEntry]:
+    """One priced ledger row per attempt of the call (`row_ids`, one each), each dated when its attempt
+    was sent, so that a step's retries list in the order they happened."""
+    intent = prepared.intent
+    return [
         attempt_entry(
             turn,
-            planned.index,
-            agent.agent_key,
+            intent.step_index,
+            intent.agent_key,
             prepared.spec,
             attempt,
             pricing,
             row_id,
             started.get(attempt.call_id, now),
+            intent.purpose,
         )
         for attempt, row_id in zip(result.attempts, row_ids, strict=True)
     ]
-    step = TurnStep(
-        index=planned.index,
-        kind=planned.kind,
-        agent_key=agent.agent_key,
-        agent_name=agent.name,
-        model=agent.model,
-        status=StepStatus.COMPLETED if result.ok else StepStatus.FAILED,
-        content=result.text if result.ok else "",
-        error=result.error,
-        usage=step_usage(entries),
-    )
-    return step, entries
 
 
-def failed_step(planned: PlannedStep, code: str, detail: str) -> TurnStep:
-    """A step that failed before any call: nothing was sent, nothing is billed."""
+def recorded_step(
+    turn: TurnContext,
+    planned: PlannedStep,
+    rows: list[LedgerEntry],
+    *,
+    content: str,
+    error: StepError | None,
+    decision: Decision | None = None,
+) -> TurnStep:
+    """The step as it is committed: completed unless it carries an error."""
+    speaker = who(turn, planned)
     return TurnStep(
         index=planned.index,
         kind=planned.kind,
-        agent_key=planned.agent.agent_key,
-        agent_name=planned.agent.name,
-        model=planned.agent.model,
-        status=StepStatus.FAILED,
-        content="",
-        error=StepError(code=code, detail=detail),
-        usage=StepUsage(),
+        agent_key=speaker.agent_key,
+        agent_name=speaker.agent_name,
+        model=speaker.model,
+        status=StepStatus.FAILED if error is not None else StepStatus.COMPLETED,
+        content=content,
+        error=error,
+        usage=step_usage(rows),
+        decision=decision,
+        instruction=planned.instruction,
     )
+
+
+def answered_step(turn: TurnContext, planned: PlannedStep, result: LlmResult, rows: list[LedgerEntry]) -> TurnStep:
+    """An agent's or the synthesis's step from its call: its answer, or the call's error."""
+    return recorded_step(turn, planned, rows, content=result.text if result.ok else "", error=result.error)
+
+
+def failed_step(turn: TurnContext, planned: PlannedStep, code: str, detail: str) -> TurnStep:
+    """A step that failed before any call: nothing was sent, nothing is billed."""
+    return recorded_step(turn, planned, [], content="", error=StepError(code=code, detail=detail))

@@ -67,7 +67,3 @@ class TooManyAgents(DomainError):
 
 def too_many_agents(limit: int) -> TooManyAgents:
     return TooManyAgents(f"A room holds at most {limit} agents.", extra={"limit": limit})
-
-
-class ModeNotAvailable(DomainError):
-    code = "mode_not_available"

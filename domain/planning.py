@@ -19,8 +19,8 @@ def _agent_steps(agents: Iterable[RosterEntry]) -> list[PlannedStep]:
 def plan_turn(mode: Mode, roster: Sequence[RosterEntry], message: str) -> list[PlannedStep]:
     """The agent steps of a turn, known up front for `manual` and `roundtable`.
 
-    `orchestrator` returns an empty plan: its manager would pick agents one decision at a time while
-    the turn runs, so no steps can be fixed in advance (the mode is not available yet).
+    `orchestrator` returns an empty plan: its manager picks agents one decision at a time while the
+    turn runs (see next_step), so no steps can be fixed in advance.
     Raises NoAgents for an empty roster (before looking at tags) and NoValidTag in manual mode when
     the message tags no agent of the roster.
     """

@@ -183,6 +183,7 @@ class Container(containers.DeclarativeContainer):
         clock,
         ids,
         max_agents=settings.provided.max_agents_per_room,
+        manager_model=settings.provided.manager_model,
     )
     recover_turns = providers.Singleton(
         RecoverTurns,

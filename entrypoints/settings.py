@@ -35,6 +35,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     stream_max_s: float = 21600.0
     db_pool_max: int = 20
     max_agents_per_room: int = 32
+    # The manager alias of orchestrated rooms that name none.
+    manager_model: str = "sim"
     # The longest a request waits for a free database connection before it is answered 503.
     db_pool_wait_s: float = 2.0
     # How long a running turn waits for an unavailable database before leaving the turn to recovery.
@@ -87,6 +89,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "PANTHEON_SIM_SLOW_CHUNK_DELAY_S", get("PANTHEON_SIM_SLOW_CHUNK_DELAY_S", "0.15"), float
         ),
         stream_max_s=_number("PANTHEON_STREAM_MAX_S", get("PANTHEON_STREAM_MAX_S", "21600"), float),
+        manager_model=get("PANTHEON_MANAGER_MODEL", "sim").strip() or "sim",
         max_agents_per_room=int(
             _number("PANTHEON_MAX_AGENTS_PER_ROOM", get("PANTHEON_MAX_AGENTS_PER_ROOM", "32"), int)
         ),

@@ -8,12 +8,21 @@ Deliberate failure (for tests and demos): a system message containing the exact 
 `<<pantheon-sim:fail>>` makes the call fail with one attempt of status "error" and error code
 `simulated_failure`; its input tokens are counted, its output is 0. The marker is unlikely to be
 typed by accident, and a user message never triggers it.
+
+As an orchestrator's manager (a request with a response format), `sim` decides deterministically:
+it calls the agents the user's message tags, in the order they are tagged and as often (`@ada @bob
+@ada`: ada, bob, then ada again), or every agent of the roster once when nothing is tagged, then
+finishes. It counts the agents called so far from the transcript it is sent. To rehearse invalid
+output, the room's goal (part of the manager's system message, never the user's) may hold
+`<<pantheon-sim:bad-decision>>` (the first answer of each decision is free text, the repair is valid)
+or `<<pantheon-sim:bad-decisions>>` (every answer is free text: the turn falls back).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import random
 import re
 import time
@@ -27,6 +36,10 @@ from domain.budget import estimate_tokens
 from domain.turns import StepError, TokenUsage
 
 FAIL_MARKER = "<<pantheon-sim:fail>>"
+BAD_DECISION = "<<pantheon-sim:bad-decision>>"
+BAD_DECISIONS = "<<pantheon-sim:bad-decisions>>"
+_TAG = re.compile(r"(?<![\w.@-])@([a-z][a-z0-9_]{0,31})(?![a-z0-9_])")
+_ROSTER_LINE = re.compile(r"^- ([a-z][a-z0-9_]{0,31}) \(", re.MULTILINE)
 WORDS_PER_CHUNK = 3
 EXCERPT_WORDS = 8
 
@@ -75,6 +88,18 @@ class SimulatedLlm:
         digest = hashlib.sha256(f"{role_prompt}\x00{user_message}".encode()).hexdigest()
         input_tokens = estimate_input_tokens(request.messages)
 
+        if request.response_format is not None:
+            decision = decide(request.messages)
+            usage = TokenUsage(input_tokens=input_tokens, output_tokens=estimate_tokens(decision))
+            attempt = LlmAttempt(
+                call_id=request.first_call_id,
+                status="success",
+                usage=usage,
+                latency_ms=_elapsed_ms(started),
+                request_id=f"sim-{digest[:12]}",
+            )
+            return LlmResult(text=decision, attempts=[attempt])
+
         if any(m.role == "system" and FAIL_MARKER in m.content for m in request.messages):
             error = StepError(code=codes.SIMULATED_FAILURE, detail="the simulated provider was asked to fail")
             attempt = LlmAttempt(
@@ -102,6 +127,30 @@ class SimulatedLlm:
             request_id=f"sim-{digest[:12]}",
         )
         return LlmResult(text=answer, attempts=[attempt])
+
+
+def decide(messages: Sequence[ChatMessage]) -> str:
+    """The simulated manager's next decision, as JSON (or, when rehearsing, as the free text a careless
+    model writes). Only what it is sent counts: the roster, the user's message, the decisions so far."""
+    system = next((m.content for m in messages if m.role == "system"), "")
+    repairing = messages[-1].role == "user" and messages[-1].content.startswith("That decision was refused")
+    if BAD_DECISIONS in system or (BAD_DECISION in system and not repairing):
+        return "I think the next agent should be the most relevant one."
+    roster = _ROSTER_LINE.findall(system)
+    asked = next((m.content for m in messages if m.role == "user"), "").removeprefix("The user's message:\n")
+    wanted = [key for key in _TAG.findall(asked) if key in roster] or roster
+    called = 0
+    for message in messages[2:]:
+        if message.role == "assistant" and message.content.startswith('{"action":"call_agent"'):
+            called += 1
+    if repairing:
+        called -= 1 if messages[-2].content.startswith('{"action":"call_agent"') else 0
+    if called < len(wanted):
+        topic = _excerpt(asked) or "the question"
+        decision = {"action": "call_agent", "agent_key": wanted[called], "instruction": f"Give your view on: {topic}"}
+        return json.dumps({**decision, "reason": None}, separators=(",", ":"))
+    done = {"action": "finish", "agent_key": None, "instruction": None, "reason": "Every agent asked has answered."}
+    return json.dumps(done, separators=(",", ":"))
 
 
 def compose_answer(role_prompt: str, user_message: str, digest: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import msgspec
 
@@ -18,12 +18,20 @@ class ChatMessage(msgspec.Struct, frozen=True):
     content: str
 
 
+class ResponseFormat(msgspec.Struct, frozen=True, kw_only=True):
+    """An answer that must be one JSON object of this schema (asked for as each provider allows)."""
+
+    name: str
+    schema: dict[str, Any]
+
+
 class LlmRequest(msgspec.Struct, frozen=True, kw_only=True):
     model: ModelSpec
     messages: list[ChatMessage]
     # call_id of the first attempt, generated (and recorded) by the caller before the call.
     first_call_id: str
     max_output_tokens: int = 2048
+    response_format: ResponseFormat | None = None  # None: free text
 
 
 class LlmAttempt(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,5 +1,7 @@
-"""One step of a turn: resolve its model, read the history, call the model once (with its retries)
-and commit what was paid for. Stateless: what a turn carries between steps is its `TurnRun`."""
+"""One step of a turn: resolve its model, read the history, call the model (with its retries) and
+commit what was paid for. An agent's or the synthesis's step is one call, streamed; a manager's is a
+decision, checked, repaired once if need be. Stateless: what a turn carries between steps is its
+`TurnRun`."""
 
 from __future__ import annotations
 
@@ -12,15 +14,36 @@ from uuid import UUID
 import msgspec
 
 from application.events import EventLog
+from application.manager import decision_account
 from application.patience import Patience
 from application.ports.catalog import ModelCatalog
 from application.ports.clock import Clock, IdGenerator
-from application.ports.llm import LlmAttempt, LlmClient
+from application.ports.llm import LlmAttempt, LlmClient, LlmResult
 from application.ports.pricing import PricingStore
-from application.ports.turns import CallIntent, ContextAudit, HistoryStore, LedgerEntry, StepRecorder
-from application.steps import HISTORY_TURNS, TurnRun, answered_step, failed_step, prepare_step
+from application.ports.turns import (
+    CallIntent,
+    ContextAudit,
+    HistoryStore,
+    HistoryTurn,
+    LedgerEntry,
+    StepRecorder,
+    TurnContext,
+)
+from application.steps import (
+    HISTORY_TURNS,
+    PreparedStep,
+    TurnRun,
+    answered_step,
+    failed_step,
+    prepare_step,
+    priced_rows,
+    recorded_step,
+    who,
+)
+from domain.decisions import Decision, DecisionError, Finish, decode_decision
 from domain.errors import ContextBudgetExceeded
-from domain.turns import PlannedStep, TurnStep
+from domain.orchestration import refusal
+from domain.turns import PlannedStep, StepError, StepKind, TurnStep
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -78,36 +101,30 @@ class ExecuteStep:
             done = await durable(lambda: self._recorder.committed_step(turn.turn_id, planned.index))
             if done is not None:  # committed before a crash: never call (and bill) it again
                 return done
-        run.events.step_started(planned)
-        spec = self._catalog.spec(planned.agent.model)
+        speaker = who(turn, planned)
+        run.events.step_started(planned, speaker.agent_key, speaker.agent_name, speaker.model)
+        spec = self._catalog.spec(speaker.model)
         if spec is None:
-            detail = f"Model alias {planned.agent.model!r} is not configured."
-            return await self._commit(run, failed_step(planned, "unknown_model", detail), [], durable)
-        history = await durable(
-            lambda: self._history.recent(turn.session_id, before_index=turn.turn_index, limit=HISTORY_TURNS)
-        )
+            detail = f"Model alias {speaker.model!r} is not configured."
+            return await self._commit(run, failed_step(turn, planned, "unknown_model", detail), [], durable)
+        history: list[HistoryTurn] = []
+        if planned.kind is StepKind.AGENT:
+            history = await durable(
+                lambda: self._history.recent(turn.session_id, before_index=turn.turn_index, limit=HISTORY_TURNS)
+            )
         try:
             prepared = prepare_step(
                 turn, planned, earlier, history, spec, call_id=self._ids.new_id(), now=self._clock.now()
             )
         except ContextBudgetExceeded as exc:
-            return await self._commit(run, failed_step(planned, exc.code, exc.detail), [], durable)
-        observer = IntentLog(self._recorder, self._clock, prepared.intent, durable, run.events)
-
-        async def on_delta(text: str) -> None:
-            await run.events.delta(planned.index, text)
-
-        result = await self._llm.stream(prepared.request, on_delta, observer)
-        pricing = await durable(lambda: self._pricing.pricing_version(turn.pricing_version))
-        assert pricing is not None, "a turn always names a published pricing version"
-        row_ids = [self._ids.new_id() for _ in result.attempts]
-        step, entries = answered_step(
-            turn, prepared, result, pricing, row_ids=row_ids, started=observer.started, now=self._clock.now()
-        )
+            return await self._commit(run, failed_step(turn, planned, exc.code, exc.detail), [], durable)
+        if planned.kind is StepKind.MANAGER:
+            return await self._decide(run, prepared, earlier, durable)
+        result, rows = await self._call(run, prepared, durable, streamed=True)
         if result.error is not None:
-            fields = {"step": planned.index, "agent": planned.agent.agent_key, "code": result.error.code}
+            fields = {"step": planned.index, "agent": speaker.agent_key, "code": result.error.code}
             log.warning("step failed", extra={"fields": fields})
-        return await self._commit(run, step, entries, durable, prepared.audit)
+        return await self._commit(run, answered_step(turn, planned, result, rows), rows, durable, prepared.audit)
 
     async def fail(self, run: TurnRun, planned: PlannedStep, code: str, detail: str) -> TurnStep:
         """Record the step as failed without calling its model."""
@@ -115,7 +132,57 @@ class ExecuteStep:
         async def durable(operation: Callable[[], Awaitable[T]]) -> T:
             return await self._patience.retry(operation, run.on_pause)
 
-        return await self._commit(run, failed_step(planned, code, detail), [], durable)
+        return await self._commit(run, failed_step(run.context, planned, code, detail), [], durable)
+
+    async def _decide(
+        self, run: TurnRun, prepared: PreparedStep, earlier: list[TurnStep], durable: Durable[object]
+    ) -> TurnStep:
+        """A manager step: a decision, checked against the roster and the caps; one repair call quoting
+        what was wrong; then the fallback, finishing with what exists (recorded as the step's error)."""
+        turn, planned = run.context, prepared.planned
+        result, rows = await self._call(run, prepared, durable, streamed=False)
+        decision, why = judge(turn, earlier, result)
+        if decision is None and result.ok:
+            repair = prepare_step(
+                turn,
+                planned,
+                earlier,
+                [],
+                prepared.spec,
+                call_id=self._ids.new_id(),
+                now=self._clock.now(),
+                refused=(result.text, why),
+            )
+            result, more = await self._call(run, repair, durable, streamed=False)
+            rows += more
+            decision, why = judge(turn, earlier, result)
+        if decision is not None:
+            step = recorded_step(turn, planned, rows, content=decision_account(decision), error=None, decision=decision)
+        else:
+            fallback = Finish(reason=f"The manager gave no valid decision ({why}); finishing with what exists.")
+            error = StepError(code="invalid_decision", detail=f"No valid decision after one repair: {why}")
+            log.warning("manager fell back", extra={"fields": {"step": planned.index, "why": why}})
+            step = recorded_step(turn, planned, rows, content=fallback.reason, error=error, decision=fallback)
+        return await self._commit(run, step, rows, durable, prepared.audit)
+
+    async def _call(
+        self, run: TurnRun, prepared: PreparedStep, durable: Durable[object], *, streamed: bool
+    ) -> tuple[LlmResult, list[LedgerEntry]]:
+        """One call with its retries, an intent before each attempt, and its priced ledger rows."""
+        turn, index = run.context, prepared.planned.index
+        observer = IntentLog(self._recorder, self._clock, prepared.intent, durable, run.events)
+
+        async def on_delta(text: str) -> None:
+            await run.events.delta(index, text)
+
+        result = await self._llm.stream(prepared.request, on_delta if streamed else None, observer)
+        pricing = await durable(lambda: self._pricing.pricing_version(turn.pricing_version))
+        assert pricing is not None, "a turn always names a published pricing version"
+        row_ids = [self._ids.new_id() for _ in result.attempts]
+        rows = priced_rows(
+            turn, prepared, result, pricing, row_ids=row_ids, started=observer.started, now=self._clock.now()
+        )
+        return result, rows
 
     async def _commit(
         self,
@@ -140,3 +207,15 @@ class ExecuteStep:
         stored = await durable(lambda: self._recorder.committed_step(turn_id, step.index))
         assert stored is not None
         return stored  # type: ignore[return-value]
+
+
+def judge(turn: TurnContext, earlier: list[TurnStep], result: LlmResult) -> tuple[Decision | None, str]:
+    """The manager's decision if it can be carried out, else (None, why not)."""
+    if not result.ok:
+        return None, f"the call failed ({result.error.code if result.error else 'error'})"
+    try:
+        decision = decode_decision(result.text)
+    except DecisionError as exc:
+        return None, str(exc)
+    refused = refusal(decision, turn.roster, earlier)
+    return (None, refused) if refused else (decision, "")

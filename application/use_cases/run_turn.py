@@ -17,7 +17,7 @@ from application.ports.clock import Clock, IdGenerator
 from application.ports.events import TurnEvent, TurnEventStore
 from application.ports.pricing import PricingStore
 from application.ports.turns import StepExecutor, StepRecorder, TurnContext, TurnRunner, TurnStore
-from application.steps import TurnRun
+from application.steps import TurnRun, who
 from application.use_cases.execute_step import ExecuteStep
 from domain.outcome import turn_status
 from domain.planning import next_step
@@ -183,7 +183,8 @@ class RunTurn:
         steps = []
         for planned in context.plan:
             if planned.index not in done:
-                events.step_started(planned)  # a repeated step_started restarts that step (see README, Events)
+                speaker = who(context, planned)  # a repeated step_started restarts that step (README, Events)
+                events.step_started(planned, speaker.agent_key, speaker.agent_name, speaker.model)
             steps.append(done.get(planned.index) or await self._step.fail(run, planned, error.code, error.detail))
         status = turn_status(step.status for step in steps)
         return await self._finish_resumed(run, status, steps, durable)

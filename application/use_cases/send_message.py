@@ -21,7 +21,6 @@ from domain.budget import compute_budget, estimate_tokens
 from domain.errors import (
     ContextBudgetExceeded,
     IdempotencyConflict,
-    ModeNotAvailable,
     NotFound,
     TurnInProgress,
     ValidationFailed,
@@ -33,6 +32,7 @@ from domain.planning import plan_turn
 from domain.turns import PlannedStep, RosterEntry, Turn, TurnStatus
 
 log = logging.getLogger(__name__)
+DEFAULT_MANAGER_MODEL = "sim"  # PANTHEON_MANAGER_MODEL: the manager of rooms that name none
 MAX_MESSAGE_CHARS = 50_000
 
 
@@ -63,10 +63,11 @@ class SendMessage:
         ids: IdGenerator,
         *,
         max_agents: int = DEFAULT_MAX_AGENTS,
+        manager_model: str = DEFAULT_MANAGER_MODEL,
     ) -> None:
         self._turns, self._pricing, self._catalog, self._run_turn = turns, pricing, catalog, run_turn
         self._clock, self._ids = clock, ids
-        self._max_agents = max_agents
+        self._max_agents, self._manager_model = max_agents, manager_model
 
     async def execute(
         self, user_id: UUID, session_id: UUID, message: str, idempotency_key: str | None = None
@@ -97,7 +98,8 @@ class SendMessage:
         if start.busy:
             raise TurnInProgress("Another turn of this session is still running.")
         mode, _ = apply_pending(start.current_mode, start.pending_mode)  # invariant 7: fixed from here on
-        steps = self._plan(mode, start.roster, message)  # may refuse (4xx): nothing has been written
+        manager = (start.manager_model or self._manager_model) if mode is Mode.ORCHESTRATOR else None
+        steps = self._plan(mode, start.roster, message, manager)  # may refuse (4xx): nothing has been written
         context = TurnContext(
             turn_id=self._ids.new_id(),
             user_id=user_id,
@@ -111,6 +113,7 @@ class SendMessage:
             plan=steps,
             pricing_version=(await self._pricing.active_version()).version,
             created_at=self._clock.now(),
+            manager_model=manager,
         )
         try:
             await self._turns.allocate(
@@ -141,27 +144,27 @@ class SendMessage:
     ) -> Turn:
         return await self._run_turn.execute(context, listener=listener, on_pause=on_pause)
 
-    def _plan(self, mode: Mode, roster: list[RosterEntry], message: str) -> list[PlannedStep]:
+    def _plan(self, mode: Mode, roster: list[RosterEntry], message: str, manager: str | None) -> list[PlannedStep]:
         steps = plan_turn(mode, roster, message)
         if len(steps) > self._max_agents:  # a room filled before the limit was lowered
             raise too_many_agents(self._max_agents)
+        # An orchestrated turn's manager may call any agent, and reads the message itself.
+        speakers = [(s.agent.agent_key, s.agent.model, s.agent.role_prompt) for s in steps if s.agent]
         if mode is Mode.ORCHESTRATOR:
-            raise ModeNotAvailable(
-                "Orchestrator mode is not available on this server yet; switch the room to manual or roundtable."
-            )
-        self._check_budget(steps, message)
+            speakers = [(a.agent_key, a.model, a.role_prompt) for a in roster] + [("manager", manager or "", "")]
+        self._check_budget(speakers, message)
         return steps
 
-    def _check_budget(self, steps: list[PlannedStep], message: str) -> None:
-        """Refuse up front a message that cannot fit some agent's context even without history."""
-        for step in steps:
-            spec = self._catalog.spec(step.agent.model)
+    def _check_budget(self, speakers: list[tuple[str, str, str]], message: str) -> None:
+        """Refuse up front a message that cannot fit some speaker's context even without history."""
+        for key, model, role_prompt in speakers:
+            spec = self._catalog.spec(model)
             budget = compute_budget(spec.context_window if spec else None).input_budget
-            needed = estimate_tokens(message) + estimate_tokens(step.agent.role_prompt) + 200
+            needed = estimate_tokens(message) + estimate_tokens(role_prompt) + 200
             if needed > budget:
                 raise ContextBudgetExceeded(
-                    f"The message is too long for @{step.agent.agent_key}'s model ({needed} > {budget} tokens).",
-                    extra={"agent_key": step.agent.agent_key, "required_tokens": needed, "input_budget": budget},
+                    f"The message is too long for {key}'s model ({needed} > {budget} tokens).",
+                    extra={"agent_key": key, "required_tokens": needed, "input_budget": budget},
                 )
 
     async def _replay(self, user_id: UUID, session_id: UUID, key: str, digest: str) -> Turn | None:

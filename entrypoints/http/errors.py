@@ -33,7 +33,6 @@ STATUS_OF_ERROR: dict[type[domain.DomainError], int] = {
     domain.UnknownModel: 422,
     domain.ContextBudgetExceeded: 422,
     domain.TooManyAgents: 422,
-    domain.ModeNotAvailable: 422,
 }
 # Litestar's own HTTP errors (routing, body size, media type) by status.
 CODE_OF_STATUS: dict[int, str] = {

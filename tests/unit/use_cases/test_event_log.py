@@ -50,7 +50,7 @@ async def test_events_are_numbered_and_consecutive_deltas_merged(setup, monkeypa
     log, _, seen = setup
     monkeypatch.setattr(events_module, "FLUSH_EVERY_S", 3600.0)
     log.started()
-    log.step_started(turn().plan[0])
+    log.step_started(turn().plan[0], "ada", "Ada", "sim")
     await log.delta(0, "Hel")
     await log.delta(0, "lo")
     await log.flush()
@@ -62,7 +62,7 @@ async def test_events_are_numbered_and_consecutive_deltas_merged(setup, monkeypa
 async def test_unseen_text_can_be_taken_back_seen_text_cannot(setup, monkeypatch) -> None:
     log, _, seen = setup
     monkeypatch.setattr(events_module, "FLUSH_EVERY_S", 3600.0)
-    log.step_started(turn().plan[0])
+    log.step_started(turn().plan[0], "ada", "Ada", "sim")
     await log.delta(0, "cut off")
     assert log.retract_deltas(0)  # nobody saw it: gone
     await log.delta(0, "second try")
@@ -75,7 +75,7 @@ async def test_unseen_text_can_be_taken_back_seen_text_cannot(setup, monkeypatch
 async def test_slow_text_is_flushed_while_the_step_runs(setup, monkeypatch) -> None:
     log, store, seen = setup
     monkeypatch.setattr(events_module, "FLUSH_EVERY_S", 0.0)
-    log.step_started(turn().plan[0])
+    log.step_started(turn().plan[0], "ada", "Ada", "sim")
     await log.delta(0, "a")
     await log.delta(0, "b")
     assert [e.type for e in seen] == ["step_started", "step_delta", "step_delta"]
@@ -95,11 +95,11 @@ async def test_events_found_stored_already_are_reconciled_with_the_store(setup) 
     taken = log.take()
     await store.append_events(log.turn_id, taken, FixedClock().now())  # our write landed, its answer was lost
     assert await log.reconcile(taken) and [e.seq for e in seen] == [1]
-    log.step_started(turn().plan[0])
+    log.step_started(turn().plan[0], "ada", "Ada", "sim")
     other = [TurnEvent(seq=2, type="step_started", data={}), TurnEvent(seq=3, type="step_delta", data={})]
     await store.append_events(log.turn_id, other, FixedClock().now())  # another run wrote these
     assert not await log.reconcile(log.take())
-    log.step_started(turn().plan[0])
+    log.step_started(turn().plan[0], "ada", "Ada", "sim")
     assert [e.seq for e in log.take()] == [4]  # numbering follows the store: nothing overwritten
 
 
@@ -119,7 +119,7 @@ async def test_text_keeps_streaming_through_a_database_outage_and_is_written_onc
     store = DownStore(MemoryDatabase())
     seen: list = []
     log = EventLog(turn(), store, FixedClock(), 1, seen.append)
-    log.step_started(turn().plan[0])
+    log.step_started(turn().plan[0], "ada", "Ada", "sim")
     await log.delta(0, "Hel")  # the flush fails: no error for the provider's stream
     await log.delta(0, "lo")
     assert seen == []
