@@ -59,7 +59,8 @@ def manager_messages(
     if refused is not None:
         output, why = refused
         messages.append(ChatMessage("assistant", output or "(no answer)"))
-        messages.append(ChatMessage("user", f"That decision was refused: {why}. Answer again with one valid decision."))
+        refusal = f"That decision was refused: {why.rstrip('.')}. Answer again with one valid decision."
+        messages.append(ChatMessage("user", refusal))
     return messages
 
 

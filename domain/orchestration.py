@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from domain.decisions import Decision, Finish, Orchestration
+from domain.model import Mode
 from domain.turns import RosterEntry, StepKind, StepStatus, TurnStep
 
 MAX_RUNS_PER_AGENT = 3
@@ -37,8 +38,11 @@ def refusal(decision: Decision, roster: Sequence[RosterEntry], earlier: Sequence
     return None
 
 
-def orchestration_of(steps: Iterable[TurnStep]) -> Orchestration:
-    """A turn fell back when one of its manager steps could not produce a valid decision."""
+def orchestration_of(mode: Mode, steps: Iterable[TurnStep]) -> Orchestration | None:
+    """What an orchestrated turn says about its routing (None for the other modes): it fell back when
+    one of its manager steps could not produce a valid decision."""
+    if mode is not Mode.ORCHESTRATOR:
+        return None
     for step in steps:
         if step.kind is StepKind.MANAGER and step.status is StepStatus.FAILED:
             return Orchestration(fallback=True, reason=step.error.detail if step.error else None)

@@ -176,7 +176,7 @@ class MemoryTurnStore:
             usage=usage,
             created_at=c.created_at,
             completed_at=row.completed_at,
-            orchestration=orchestration_of(steps) if c.mode is Mode.ORCHESTRATOR else None,
+            orchestration=orchestration_of(c.mode, steps),
         )
 
 

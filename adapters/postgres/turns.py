@@ -180,7 +180,7 @@ def to_turn(row: dict[str, Any], steps: list[TurnStep]) -> Turn:
         ),
         created_at=row["created_at"],
         completed_at=row["completed_at"],
-        orchestration=orchestration_of(steps) if row["mode"] == Mode.ORCHESTRATOR.value else None,
+        orchestration=orchestration_of(Mode(row["mode"]), steps),
     )
 
 

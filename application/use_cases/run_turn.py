@@ -19,6 +19,7 @@ from application.ports.pricing import PricingStore
 from application.ports.turns import StepExecutor, StepRecorder, TurnContext, TurnRunner, TurnStore
 from application.steps import TurnRun, who
 from application.use_cases.execute_step import ExecuteStep
+from domain.orchestration import orchestration_of
 from domain.outcome import turn_status
 from domain.planning import next_step
 from domain.turns import PlannedStep, StepError, Turn, TurnStatus, TurnStep, TurnUsage
@@ -47,6 +48,7 @@ def finished_turn(
         usage=usage,
         created_at=context.created_at,
         completed_at=completed_at,
+        orchestration=orchestration_of(context.mode, steps),
     )
 
 

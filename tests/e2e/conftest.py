@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
 
+from domain.pricing import ModelPrice, PricingVersion
 from entrypoints.container import Container
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
@@ -91,3 +93,25 @@ def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
     assert (body["status"], body["code"]) == (status, code), body
     assert isinstance(body["detail"], str) and body["detail"]
     return body
+
+
+async def pricing_of(client: AsyncTestClient, headers: dict[str, str], version: str) -> PricingVersion:
+    """A published pricing version as GET /pricing/{version} shows it, to recompute ledger rows with."""
+    shown = (await client.get(f"{API}/pricing/{version}", headers=headers)).json()
+    weights = (
+        "fresh_input_weight",
+        "cached_input_weight",
+        "output_weight",
+        "oe_tokens_per_credit",
+        "multiplier_floor",
+        "default_multiplier",
+    )
+    return PricingVersion(
+        version=shown["version"],
+        effective_from=shown["effective_from"],
+        **{k: Decimal(shown[k]) for k in weights},
+        models={
+            m["alias"]: ModelPrice(alias=m["alias"], **{k: Decimal(v) for k, v in m.items() if k != "alias"})
+            for m in shown["models"]
+        },
+    )

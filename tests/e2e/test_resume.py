@@ -174,3 +174,76 @@ def test_a_client_hanging_up_does_not_cut_the_turn(database_url: str, servers: l
             time.sleep(0.1)
         assert turns[-1]["status"] == "completed" and len(turns[-1]["steps"]) == 2
         assert turns[-1]["usage"]["llm_calls"] == 2
+
+
+def test_killed_orchestrator_turn_resumes_without_calling_a_committed_step_again(
+    database_url: str, servers: list[Server]
+) -> None:
+    first = Server(database_url, PANTHEON_SIM_SLOW_CHUNK_DELAY_S="0.04")
+    servers.append(first)
+    key = call(first, "POST", "/users", json={"email": "resume-orchestrator@example.com"})["api_key"]
+    auth = {"Authorization": f"Bearer {key}"}
+    room = call(first, "POST", "/rooms", auth, json={"name": "Managed", "mode": "orchestrator", "manager_model": "sim"})
+    for name in ("ada", "bob"):
+        agent = {"agent_key": name, "name": name.title(), "model": "sim-slow", "role_prompt": f"You are {name}."}
+        call(first, "POST", f"/rooms/{room['id']}/agents", auth, json=agent)
+    session = call(first, "POST", f"/rooms/{room['id']}/sessions", auth, json={})
+
+    def kill_after_the_first_answer() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with psycopg.connect(database_url) as conn:
+                kinds = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT st.kind FROM turns t JOIN turn_steps st ON st.turn_id = t.id WHERE t.session_id = %s",
+                        (session["id"],),
+                    )
+                ]
+            if "agent" in kinds:
+                time.sleep(0.15)  # the sim manager decides at once: bob's slow call is in flight
+                first.kill()
+                return
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_after_the_first_answer)
+    killer.start()
+    try:
+        with pytest.raises(httpx.HTTPError):
+            httpx.post(
+                f"{first.url}{API}/sessions/{session['id']}/turns",
+                json={"message": "@ada then @bob, then @ada again"},
+                headers=auth,
+                timeout=60,
+            )
+    finally:
+        killer.join()
+    with psycopg.connect(database_url) as conn:
+        turn_id = str(conn.execute("SELECT id FROM turns WHERE session_id = %s", (session["id"],)).fetchone()[0])
+        committed = {r[0] for r in conn.execute("SELECT step_index FROM turn_steps WHERE turn_id = %s", (turn_id,))}
+    assert {0, 1} <= committed and len(committed) < 7
+
+    second = Server(database_url, PANTHEON_TURN_STALE_AFTER_S="0.3", PANTHEON_SIM_SLOW_CHUNK_DELAY_S="0.01")
+    servers.append(second)
+    deadline = time.monotonic() + 60
+    while (turn := call(second, "GET", f"/sessions/{session['id']}/turns/{turn_id}", auth))["status"] == "running":
+        assert time.monotonic() < deadline, turn
+        time.sleep(0.1)
+    assert [(s["kind"], s["agent_key"]) for s in turn["steps"]] == [
+        ("manager", None),
+        ("agent", "ada"),
+        ("manager", None),
+        ("agent", "bob"),
+        ("manager", None),
+        ("agent", "ada"),
+        ("manager", None),
+        ("synthesis", None),
+    ]
+    assert turn["status"] == "completed" and turn["orchestration"] == {"fallback": False}
+    rows = call(second, "GET", "/usage/events", auth, params={"turn_id": turn_id, "limit": "100"})["items"]
+    successes = sorted((r["step_index"], r["purpose"]) for r in rows if r["status"] == "success")
+    # One paid call per step, each step's purpose: nothing committed before the crash was called again.
+    assert successes == [(s["index"], s["kind"]) for s in turn["steps"]]
+    cancelled = [r for r in rows if r["status"] == "cancelled"]
+    assert len(cancelled) == 1 and cancelled[0]["step_index"] not in committed
+    assert cancelled[0]["credits_burned"] == "0.0000"

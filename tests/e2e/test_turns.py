@@ -9,8 +9,8 @@ from typing import Any
 import psycopg
 from litestar.testing import AsyncTestClient
 
-from domain.pricing import ModelPrice, PricingVersion, price_call
-from tests.e2e.conftest import API, add_agent, assert_error, auth_headers, create_room, open_session
+from domain.pricing import price_call
+from tests.e2e.conftest import API, add_agent, assert_error, auth_headers, create_room, open_session, pricing_of
 
 FAIL = "<<pantheon-sim:fail>>"
 
@@ -90,26 +90,7 @@ async def test_every_ledger_row_recomputes_from_its_pricing_version(client: Asyn
     headers, _, session = await council(client, "ada", "bob", mode="roundtable")
     await send(client, headers, session, "first")
     await send(client, headers, session, "second, with history")
-    version = (await client.get(f"{API}/pricing/2026-02-20", headers=headers)).json()
-    pricing = PricingVersion(
-        version=version["version"],
-        effective_from=version["effective_from"],
-        **{
-            k: Decimal(version[k])
-            for k in (
-                "fresh_input_weight",
-                "cached_input_weight",
-                "output_weight",
-                "oe_tokens_per_credit",
-                "multiplier_floor",
-                "default_multiplier",
-            )
-        },
-        models={
-            m["alias"]: ModelPrice(alias=m["alias"], **{k: Decimal(v) for k, v in m.items() if k != "alias"})
-            for m in version["models"]
-        },
-    )
+    pricing = await pricing_of(client, headers, "2026-02-20")
     rows = await ledger(client, headers, session_id=session)
     assert len(rows) == 4
     for row in rows:

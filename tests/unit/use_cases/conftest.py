@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import pytest
@@ -19,6 +20,9 @@ from adapters.memory.system import FixedClock, SequentialIds
 from application.use_cases import agents, catalog, rooms, sessions, users
 from domain.model import Agent, Mode, Room, Session
 from tests.support.seeded import CATALOG_SPECS, pricing_version
+
+if TYPE_CHECKING:
+    from tests.unit.use_cases.turn_world import TurnWorld
 
 
 class World:
@@ -70,3 +74,10 @@ class World:
 @pytest.fixture
 def world() -> World:
     return World()
+
+
+@pytest.fixture
+def tw() -> TurnWorld:
+    from tests.unit.use_cases.turn_world import TurnWorld  # it builds on World, defined above
+
+    return TurnWorld()
