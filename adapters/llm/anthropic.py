@@ -4,6 +4,12 @@ POST {base_url}/messages with `x-api-key` and `anthropic-version`. System messag
 top-level `system` field; the rest must alternate user/assistant and start with a user turn.
 Usage: input = input_tokens + cache_read_input_tokens + cache_creation_input_tokens (all prompt
 tokens, as the ledger counts them); cached = cache_read_input_tokens.
+
+A request with a `response_format` (the manager's decision) offers one tool whose `input_schema` is
+the format's schema and forces it with `tool_choice`; the answer is the tool call's input, as JSON
+text: streamed as `input_json_delta` pieces, or a `tool_use` block's `input` in a plain JSON body.
+A forced tool call comes without a text block and a free-text request offers no tool, so the answer
+is simply every text piece and tool input, in order. (`structured_output` does not apply here.)
 """
 
 from __future__ import annotations
@@ -11,13 +17,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
+
 from adapters.llm import codes
 from adapters.llm.attempt import ProviderFault, fault_from_error_object
+from adapters.llm.catalog_types import ProviderConfig
 from adapters.llm.dialect import BodyReading, StreamState, decode_object, interrupted
 from adapters.llm.http_llm import HttpLlm
 from adapters.llm.sse import SseEvent
 from adapters.llm.usage import ReportedUsage, as_count
-from application.ports.llm import ChatMessage, LlmRequest
+from application.ports.llm import ChatMessage, LlmRequest, ResponseFormat
 
 ANTHROPIC_VERSION = "2023-06-01"
 # The API rejects a conversation that does not open with a user turn; this stands in for one.
@@ -26,6 +35,9 @@ _OPENING_USER_TURN = "(continuing the conversation)"
 
 class AnthropicDialect:
     request_id_headers = ("request-id", "x-request-id", "x-litellm-call-id")
+
+    def __init__(self, provider: ProviderConfig) -> None:
+        """Nothing of `provider` tunes this wire format: a JSON answer is always a forced tool call."""
 
     def url(self, base_url: str) -> str:
         return f"{base_url}/messages"
@@ -46,6 +58,8 @@ class AnthropicDialect:
         system = "\n\n".join(m.content for m in request.messages if m.role == "system" and m.content)
         if system:
             body["system"] = system
+        if request.response_format is not None:
+            body |= forced_tool(request.response_format)
         return body
 
     def stream_reader(self) -> AnthropicStreamReader:
@@ -57,17 +71,32 @@ class AnthropicDialect:
         blocks = payload.get("content")
         if not isinstance(blocks, list):
             raise ProviderFault(codes.PROVIDER_BAD_RESPONSE, "the response has no content list")
-        text = "".join(
-            block["text"]
-            for block in blocks
-            if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str)
-        )
+        text = "".join(_block_text(block) for block in blocks if isinstance(block, dict))
         figures = _UsageFigures()
         figures.merge(payload.get("usage"), with_output=True)
         message_id = payload.get("id")
         return BodyReading(
             text=text, usage=figures.reported(), request_id=message_id if isinstance(message_id, str) else None
         )
+
+
+def forced_tool(fmt: ResponseFormat) -> dict[str, Any]:
+    """The body fields asking for one JSON object of `fmt.schema` (a `type: object` schema, as tools need)."""
+    tool = {
+        "name": fmt.name,
+        "description": f"Give your answer as the {fmt.name} object, by calling this tool.",
+        "input_schema": fmt.schema,
+    }
+    return {"tools": [tool], "tool_choice": {"type": "tool", "name": fmt.name}}
+
+
+def _block_text(block: dict[str, Any]) -> str:
+    """A content block's part of the answer: a text block's text, a tool call's input as JSON text."""
+    if block.get("type") == "text" and isinstance(block.get("text"), str):
+        return block["text"]
+    if block.get("type") == "tool_use" and isinstance(block.get("input"), dict):
+        return msgspec.json.encode(block["input"]).decode()
+    return ""  # thinking and future block types are not the answer
 
 
 def conversation(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
@@ -112,6 +141,11 @@ class AnthropicStreamReader:
             if isinstance(delta, dict) and delta.get("type") == "text_delta":
                 text = delta.get("text")
                 return text if isinstance(text, str) else ""
+            if isinstance(delta, dict) and delta.get("type") == "input_json_delta":
+                # The forced tool's input, piece by piece: the answer's text like text deltas are. It
+                # goes to on_delta like them too (the decision calls that force a tool pass none).
+                piece = delta.get("partial_json")
+                return piece if isinstance(piece, str) else ""
         elif kind == "message_delta":
             self._figures.merge(data.get("usage"), with_output=True)
             self.state.usage = self._figures.reported()

@@ -10,13 +10,29 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from adapters.llm.catalog_types import PROVIDER_KINDS, CatalogError, ModelEntry, ProviderConfig
+from adapters.llm.catalog_types import (
+    PROVIDER_KINDS,
+    STRUCTURED_OUTPUTS,
+    CatalogError,
+    ModelEntry,
+    ProviderConfig,
+    StructuredOutput,
+)
 from domain.model import ModelSpec
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PROVIDER_KEYS = frozenset(
-    {"kind", "base_url", "api_key_env", "timeout_s", "connect_timeout_s", "deadline_s", "max_retries"}
+    {
+        "kind",
+        "base_url",
+        "api_key_env",
+        "timeout_s",
+        "connect_timeout_s",
+        "deadline_s",
+        "max_retries",
+        "structured_output",
+    }
 )
 _PRICE_KEYS = ("multiplier", "input_usd_per_mtok", "cached_input_usd_per_mtok", "output_usd_per_mtok")
 # (decimal places, integer digits) the pricing tables store: NUMERIC(10,4) and NUMERIC(20,8). A price
@@ -62,6 +78,7 @@ def parse_provider(name: str, table: Any, env: Mapping[str, str]) -> ProviderCon
         deadline_s=_positive_number(where, table, "deadline_s", 3 * timeout_s),
         max_retries=_retry_count(where, table),
         available=api_key_env is None or bool(env.get(api_key_env)),
+        structured_output=_structured_output(where, table),
     )
 
 
@@ -126,6 +143,16 @@ def _retry_count(where: str, table: Mapping[str, Any]) -> int:
     if not _is_int(value) or not 0 <= value <= _MAX_RETRIES_LIMIT:
         raise CatalogError(f"{where}.max_retries: expected an integer from 0 to {_MAX_RETRIES_LIMIT}, got {value!r}")
     return value
+
+
+def _structured_output(where: str, table: Mapping[str, Any]) -> StructuredOutput:
+    # Accepted on every kind (a provider's kind may change later); only the openai dialect reads it.
+    value = table.get("structured_output", "json_schema")
+    for mode in STRUCTURED_OUTPUTS:
+        if value == mode:
+            return mode
+    allowed = ", ".join(repr(m) for m in STRUCTURED_OUTPUTS)
+    raise CatalogError(f"{where}.structured_output: expected one of {allowed}, got {value!r}")
 
 
 def _optional_price(where: str, table: Mapping[str, Any], key: str) -> Decimal | None:

@@ -10,6 +10,11 @@ from domain.model import ModelSpec
 
 ProviderKind = Literal["openai", "anthropic", "simulated"]
 PROVIDER_KINDS: tuple[ProviderKind, ...] = ("openai", "anthropic", "simulated")
+# How an OpenAI-compatible provider is asked for a JSON answer of a schema (the manager's decisions):
+# `response_format` json_schema (strict), json_object (any JSON object), or only the prompt's words.
+# The Anthropic Messages API has one way, a forced tool, whatever this says.
+StructuredOutput = Literal["json_schema", "json_object", "prompt"]
+STRUCTURED_OUTPUTS: tuple[StructuredOutput, ...] = ("json_schema", "json_object", "prompt")
 
 
 class CatalogError(ValueError):
@@ -29,6 +34,7 @@ class ProviderConfig:
     deadline_s: float | None = None
     max_retries: int = 2  # retries, so attempts = 1 + max_retries
     available: bool = True  # False when api_key_env is given but the variable is unset or empty
+    structured_output: StructuredOutput = "json_schema"
 
     def __post_init__(self) -> None:
         if self.deadline_s is None:

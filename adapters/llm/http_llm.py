@@ -20,9 +20,10 @@ def no_api_key() -> str | None:
 
 
 class HttpLlm:
-    """A provider's wire protocol is its `dialect`; subclasses name theirs in `dialect_type`."""
+    """A provider's wire protocol is its `dialect`; subclasses name theirs in `dialect_type`, built
+    for the provider (which may tune it, e.g. `structured_output`)."""
 
-    dialect_type: Callable[[], Dialect]
+    dialect_type: Callable[[ProviderConfig], Dialect]
 
     def __init__(
         self,
@@ -37,7 +38,7 @@ class HttpLlm:
         # `api_key` is a callable, read at each request, so the key value is never kept on this object.
         self._provider = provider
         self._http = http
-        self._dialect = self.dialect_type()
+        self._dialect = self.dialect_type(provider)
         self._api_key = api_key
         self._sleep = sleep
         self._rand = rand

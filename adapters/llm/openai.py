@@ -2,6 +2,11 @@
 
 POST {base_url}/chat/completions with `stream: true` and `stream_options.include_usage`, so the
 last chunk carries the usage. A server that ignores `stream` and answers plain JSON is accepted too.
+
+A request with a `response_format` (the manager's decision) asks for JSON as the provider's
+`structured_output` setting says: `json_schema` sends the schema with `strict: true`, `json_object`
+asks for any JSON object, and `prompt` adds nothing (the system prompt already asks for JSON only),
+for servers that reject the field. The answer is the message content either way.
 """
 
 from __future__ import annotations
@@ -10,17 +15,21 @@ from typing import Any
 
 from adapters.llm import codes
 from adapters.llm.attempt import ProviderFault, fault_from_error_object
+from adapters.llm.catalog_types import ProviderConfig
 from adapters.llm.dialect import BodyReading, StreamState, decode_object, interrupted
 from adapters.llm.http_llm import HttpLlm
 from adapters.llm.sse import SseEvent
 from adapters.llm.usage import ReportedUsage, as_count
-from application.ports.llm import LlmRequest
+from application.ports.llm import LlmRequest, ResponseFormat
 
 _DONE = "[DONE]"
 
 
 class OpenAiDialect:
     request_id_headers = ("x-request-id", "x-litellm-call-id")
+
+    def __init__(self, provider: ProviderConfig) -> None:
+        self._structured_output = provider.structured_output
 
     def url(self, base_url: str) -> str:
         return f"{base_url}/chat/completions"
@@ -32,13 +41,25 @@ class OpenAiDialect:
         return headers
 
     def body(self, request: LlmRequest) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "model": request.model.provider_model,
             "messages": [{"role": m.role, "content": m.content} for m in request.messages],
             "stream": True,
             "stream_options": {"include_usage": True},
             "max_tokens": request.max_output_tokens,
         }
+        if request.response_format is not None:
+            response_format = self._response_format(request.response_format)
+            if response_format is not None:
+                body["response_format"] = response_format
+        return body
+
+    def _response_format(self, fmt: ResponseFormat) -> dict[str, Any] | None:
+        if self._structured_output == "json_schema":
+            return {"type": "json_schema", "json_schema": {"name": fmt.name, "schema": fmt.schema, "strict": True}}
+        if self._structured_output == "json_object":
+            return {"type": "json_object"}
+        return None  # "prompt": the messages alone ask for the JSON
 
     def stream_reader(self) -> OpenAiStreamReader:
         return OpenAiStreamReader()

@@ -200,6 +200,51 @@ class AnthropicKit:
             events.append(_event("message_stop", {"type": "message_stop"}))
         return sse_reply(events, cut=cut, headers=headers)
 
+    def tool_stream(
+        self,
+        name: str,
+        json_pieces: list[str],
+        *,
+        usage: FakeUsage | None = None,
+        chunk_id: str = "msg_fake_tool",
+        tool_id: str = "toolu_fake",
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        """A forced tool call, streamed: a `tool_use` block whose input arrives as `input_json_delta` pieces."""
+        start_usage = self.input_usage(usage) | {"output_tokens": 1} if usage else {}
+        message = {"id": chunk_id, "type": "message", "role": "assistant", "content": [], "usage": start_usage}
+        block = {"type": "tool_use", "id": tool_id, "name": name, "input": {}}
+        events: list[str | Pause] = [
+            _event("message_start", {"type": "message_start", "message": message}),
+            _event("content_block_start", {"type": "content_block_start", "index": 0, "content_block": block}),
+            _event("ping", {"type": "ping"}),
+        ]
+        for piece in json_pieces:
+            delta = {"type": "input_json_delta", "partial_json": piece}
+            events.append(_event("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}))
+        events.append(_event("content_block_stop", {"type": "content_block_stop", "index": 0}))
+        delta_usage = {"output_tokens": usage.output} if usage else {}
+        events.append(
+            _event(
+                "message_delta", {"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": delta_usage}
+            )
+        )
+        events.append(_event("message_stop", {"type": "message_stop"}))
+        return sse_reply(events, headers=headers)
+
+    def tool_body(self, name: str, tool_input: dict[str, Any], usage: FakeUsage | None) -> dict[str, Any]:
+        """A forced tool call as a plain JSON body: one `tool_use` block carrying the input object."""
+        payload: dict[str, Any] = {
+            "id": "msg_json_tool",
+            "type": "message",
+            "role": "assistant",
+            "content": [{"type": "tool_use", "id": "toolu_json", "name": name, "input": tool_input}],
+            "stop_reason": "tool_use",
+        }
+        if usage is not None:
+            payload["usage"] = self.input_usage(usage) | {"output_tokens": usage.output}
+        return payload
+
     def body(self, text: str, usage: FakeUsage | None) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "id": "msg_json",

@@ -78,7 +78,16 @@ class Api:
 
     async def roundtable(self, *agents: tuple[str, str, str]) -> str:
         """A roundtable room of (agent_key, model alias, role prompt) in that order; returns a new session id."""
-        room = await self.call("POST", "/rooms", json={"name": "Council", "mode": "roundtable"}, expect=201)
+        return await self.room("roundtable", *agents)
+
+    async def orchestrated(self, manager_model: str, *agents: tuple[str, str, str]) -> str:
+        """An orchestrator room whose manager is `manager_model`; agents and result as `room`."""
+        return await self.room("orchestrator", *agents, manager_model=manager_model)
+
+    async def room(self, mode: str, *agents: tuple[str, str, str], manager_model: str | None = None) -> str:
+        """A room of `mode` with (agent_key, model alias, role prompt) in that order; returns a new session id."""
+        body = {"name": "Council", "mode": mode, "manager_model": manager_model}
+        room = await self.call("POST", "/rooms", json=body, expect=201)
         for position, (key, model, prompt) in enumerate(agents):
             await self.call(
                 "POST",

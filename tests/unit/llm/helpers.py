@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from adapters.llm.http_llm import HttpLlm
-from application.ports.llm import ChatMessage, LlmAttempt, LlmRequest
+from application.ports.llm import ChatMessage, LlmAttempt, LlmRequest, ResponseFormat
 from domain.model import ModelSpec
 
 FIRST_CALL_ID = "call-first-0001"
@@ -20,6 +20,7 @@ def make_request(
     provider_model: str = "fake/model-1",
     messages: list[ChatMessage] | None = None,
     max_output_tokens: int = 256,
+    response_format: ResponseFormat | None = None,
 ) -> LlmRequest:
     return LlmRequest(
         model=ModelSpec(alias=alias, provider=provider, provider_model=provider_model, context_window=8192),
@@ -30,6 +31,7 @@ def make_request(
         ],
         first_call_id=FIRST_CALL_ID,
         max_output_tokens=max_output_tokens,
+        response_format=response_format,
     )
 
 

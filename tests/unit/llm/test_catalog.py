@@ -110,6 +110,48 @@ provider_model = "claude-opus-4-5"
     assert not catalog.models["deepseek"].has_price_overrides
 
 
+def test_structured_output_defaults_to_json_schema_and_takes_each_mode(tmp_path: Path):
+    path = write_config(
+        tmp_path,
+        """
+[providers.strict]
+kind = "openai"
+base_url = "http://h"
+
+[providers.loose]
+kind = "openai"
+base_url = "http://h"
+structured_output = "json_object"
+
+[providers.plain]
+kind = "openai"
+base_url = "http://h"
+structured_output = "prompt"
+
+[providers.claude]
+kind = "anthropic"
+base_url = "http://h"
+structured_output = "prompt"
+""",
+    )
+
+    providers = load_catalog(path, {}).providers
+
+    assert providers["strict"].structured_output == "json_schema"
+    assert providers["openrouter"].structured_output == "json_schema"  # the built-ins too
+    assert (providers["loose"].structured_output, providers["plain"].structured_output) == ("json_object", "prompt")
+    assert providers["claude"].structured_output == "prompt"  # accepted on any kind (Anthropic forces a tool)
+
+
+def test_an_unknown_structured_output_names_the_key_and_the_modes(tmp_path: Path):
+    path = write_config(tmp_path, '[providers.x]\nkind = "openai"\nbase_url = "http://h"\nstructured_output = "xml"')
+    with pytest.raises(CatalogError) as raised:
+        load_catalog(path, {})
+    assert str(raised.value) == (
+        "providers.x.structured_output: expected one of 'json_schema', 'json_object', 'prompt', got 'xml'"
+    )
+
+
 def test_config_path_falls_back_to_pantheon_config_env(tmp_path: Path):
     path = write_config(tmp_path, '[models.extra]\nprovider = "simulated"\nprovider_model = "pantheon-sim"\n')
     assert "extra" in load_catalog(None, {"PANTHEON_CONFIG": path}).models
@@ -126,6 +168,10 @@ def test_config_path_falls_back_to_pantheon_config_env(tmp_path: Path):
         ('[providers.x]\nkind = "openai"\nbase_url = "http://h"\nmax_retries = 1.5', "providers.x.max_retries"),
         ('[providers.x]\nkind = "openai"\nbase_url = "http://h"\ntimeout = 5', "providers.x.timeout"),
         ('[providers.x]\nkind = "openai"\nbase_url = 5', "providers.x.base_url"),
+        (
+            '[providers.x]\nkind = "openai"\nbase_url = "http://h"\nstructured_output = 1',
+            "providers.x.structured_output",
+        ),
         ('[models.m]\nprovider = "ghost"\nprovider_model = "p"', "models.m.provider"),
         ('[models.m]\nprovider_model = "p"', "models.m.provider"),
         ('[models.m]\nprovider = "simulated"', "models.m.provider_model"),

@@ -8,6 +8,8 @@ from adapters.llm import codes
 from adapters.llm.attempt import ProviderFault
 from adapters.llm.openai import OpenAiStreamReader
 from adapters.llm.sse import SseEvent
+from application.manager import DECISION_FORMAT
+from domain.decisions import DECISION_SCHEMA
 from domain.turns import TokenUsage
 from tests.support.llm_servers import OPENAI, FakeUsage, OpenAiServer, json_reply, sse_reply
 from tests.unit.llm.helpers import API_KEY, make_request
@@ -95,3 +97,51 @@ async def test_stream_without_usage_then_null_usage_fields_is_estimated(adapter_
 
     assert result.ok and result.attempts[0].usage_estimated
     assert result.attempts[0].usage != TokenUsage()
+
+
+@pytest.mark.parametrize(
+    ("structured_output", "expected"),
+    [
+        (
+            "json_schema",
+            {
+                "type": "json_schema",
+                "json_schema": {"name": "decision", "schema": DECISION_SCHEMA, "strict": True},
+            },
+        ),
+        ("json_object", {"type": "json_object"}),
+        ("prompt", None),
+    ],
+)
+async def test_a_response_format_is_asked_for_as_the_provider_structured_output_says(
+    adapter_factory, structured_output, expected
+):
+    answer = '{"action": "finish", "agent_key": null, "instruction": null, "reason": "done"}'
+    async with OpenAiServer() as server:
+        server.script(OPENAI.stream([answer[:20], answer[20:]]))
+        adapter = adapter_factory("openai", server.base_url, structured_output=structured_output)
+        result = await adapter.stream(make_request(response_format=DECISION_FORMAT))
+
+    body = server.requests[0].json()
+    assert body.get("response_format") == expected
+    assert ("response_format" in body) == (expected is not None)
+    assert {k: v for k, v in body.items() if k != "response_format"} == {
+        "model": "fake/model-1",
+        "messages": [
+            {"role": "system", "content": "You are a careful historian."},
+            {"role": "user", "content": "What caused the fall of Rome?"},
+        ],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "max_tokens": 256,
+    }
+    assert result.ok and result.text == answer  # the message content is the JSON object text
+
+
+@pytest.mark.parametrize("structured_output", ["json_object", "prompt"])
+async def test_a_free_text_request_never_carries_a_response_format(adapter_factory, structured_output):
+    async with OpenAiServer() as server:
+        server.script(OPENAI.stream(["ok"]))
+        await adapter_factory("openai", server.base_url, structured_output=structured_output).stream(make_request())
+
+    assert "response_format" not in server.requests[0].json()
