@@ -57,6 +57,24 @@ async def run_all(
                 n=plan.roundtable_n,
                 per_session=plan.per_session,
             )
+            orchestrator = await http_turns.turn_case(
+                api,
+                "HTTP turn, orchestrator, 3 agent runs (sim manager)",
+                "orchestrator",
+                3,
+                warmup=plan.orchestrator_warmup,
+                n=plan.orchestrator_n,
+                per_session=plan.per_session,
+            )
+            roundtable3 = await http_turns.turn_case(
+                api,
+                "HTTP turn, roundtable, 3 sim agents",
+                "roundtable",
+                3,
+                warmup=plan.orchestrator_warmup,
+                n=plan.orchestrator_n,
+                per_session=plan.per_session,
+            )
             bare = {
                 (nodes, durability): floors.bare_case(
                     pool, nodes, durability=durability, warmup=plan.lg_warmup, n=plan.lg_n[nodes]
@@ -66,8 +84,10 @@ async def run_all(
             }
             sql = {steps: await floors.sql_case(pool, steps, warmup=plan.sql_warmup, n=plan.sql_n) for steps in (1, 5)}
             log("sections 1-4: warming up")
-            await run_interleaved([manual, roundtable, *bare.values(), *sql.values()], plan.rounds)
+            cases = [manual, roundtable, orchestrator, roundtable3, *bare.values(), *sql.values()]
+            await run_interleaved(cases, plan.rounds)
             results.manual, results.roundtable = manual.sample, roundtable.sample
+            results.orchestrator, results.roundtable3 = orchestrator.sample, roundtable3.sample
             results.langgraph = {key: case.sample for key, case in bare.items()}
             results.sql = {key: case.sample for key, case in sql.items()}
             log(f"section 6: one session of {plan.growth_turns} turns")

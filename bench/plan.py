@@ -14,6 +14,8 @@ class Plan:
     manual_n: int = 300
     roundtable_warmup: int = 15
     roundtable_n: int = 150
+    orchestrator_warmup: int = 15
+    orchestrator_n: int = 150
     per_session: int = 10
     rounds: int = 5  # sections 1-4 run interleaved in this many rounds
     growth_turns: int = 200
@@ -34,6 +36,8 @@ class Plan:
             manual_n=40,
             roundtable_warmup=3,
             roundtable_n=20,
+            orchestrator_warmup=3,
+            orchestrator_n=20,
             growth_turns=40,
             duration_s=2.0,
             lg_warmup=3,
@@ -50,6 +54,8 @@ class Plan:
 class Results:
     manual: Sample | None = None
     roundtable: Sample | None = None
+    orchestrator: Sample | None = None  # 3 agent runs: 4 decisions, 3 answers, 1 synthesis
+    roundtable3: Sample | None = None  # the same 3 agent calls, without the manager
     langgraph: dict[tuple[int, str | None], Sample] = field(default_factory=dict)
     sql: dict[int, Sample] = field(default_factory=dict)
     growth: tuple[Sample, Sample, list[float]] | None = None

@@ -65,6 +65,7 @@ def render(results: Results, plan: Plan) -> str:
         "",
     ]
     rows = [sample_row("1", results.manual), sample_row("2", results.roundtable)]
+    rows += [sample_row("2b", results.orchestrator), sample_row("2c", results.roundtable3)]
     for key, (nodes, durability) in zip("abcd", [(1, None), (1, "exit"), (5, None), (5, "exit")], strict=True):
         rows.append(sample_row(f"3{key}", lg.get((nodes, durability)), REFERENCE.get(("lg", nodes, durability), "")))
     for key, steps in zip("ab", (1, 5), strict=True):
@@ -93,6 +94,10 @@ def render(results: Results, plan: Plan) -> str:
         "5f": (
             "HTTP roundtable / bare LangGraph 5 nodes, durability exit",
             pair(results.roundtable, lg.get((5, "exit"))),
+        ),
+        "5g": (
+            "HTTP orchestrator, 3 agent runs / roundtable, 3 agents (8 calls / 3)",
+            pair(results.orchestrator, results.roundtable3),
         ),
         "6": (f"one session: turns {plan.growth_turns - 19}-{plan.growth_turns} / turns 1-20", pair(last, first)),
     }

@@ -12,7 +12,9 @@ typed by accident, and a user message never triggers it.
 As an orchestrator's manager (a request with a response format), `sim` decides deterministically:
 it calls the agents the user's message tags, in the order they are tagged and as often (`@ada @bob
 @ada`: ada, bob, then ada again), or every agent of the roster once when nothing is tagged, then
-finishes. It counts the agents called so far from the transcript it is sent. To rehearse invalid
+finishes. Each instruction is what the text after the agent's tag asks (`@bob, check the numbers`:
+"Check the numbers"), else a request for its view. It counts the agents called so far from the
+transcript it is sent. To rehearse invalid
 output, the room's goal (part of the manager's system message, never the user's) may hold
 `<<pantheon-sim:bad-decision>>` (the first answer of each decision is free text, the repair is valid)
 or `<<pantheon-sim:bad-decisions>>` (every answer is free text: the turn falls back).
@@ -39,6 +41,8 @@ FAIL_MARKER = "<<pantheon-sim:fail>>"
 BAD_DECISION = "<<pantheon-sim:bad-decision>>"
 BAD_DECISIONS = "<<pantheon-sim:bad-decisions>>"
 _TAG = re.compile(r"(?<![\w.@-])@([a-z][a-z0-9_]{0,31})(?![a-z0-9_])")
+_LEADING_FILLER = re.compile(r"^(?:(?:again|then|and|too)\b[\s,;:.-]*)+", re.IGNORECASE)
+_TRAILING_FILLER = re.compile(r"(?:[\s,;:.-]*\b(?:then|and|again))+$", re.IGNORECASE)
 _ROSTER_LINE = re.compile(r"^- ([a-z][a-z0-9_]{0,31}) \(", re.MULTILINE)
 WORDS_PER_CHUNK = 3
 EXCERPT_WORDS = 8
@@ -138,7 +142,8 @@ def decide(messages: Sequence[ChatMessage]) -> str:
         return "I think the next agent should be the most relevant one."
     roster = _ROSTER_LINE.findall(system)
     asked = next((m.content for m in messages if m.role == "user"), "").removeprefix("The user's message:\n")
-    wanted = [key for key in _TAG.findall(asked) if key in roster] or roster
+    tagged = [(key, ask) for key, ask in _asks(asked) if key in roster]
+    wanted = tagged or [(key, "") for key in roster]
     called = 0
     for message in messages[2:]:
         if message.role == "assistant" and message.content.startswith('{"action":"call_agent"'):
@@ -146,11 +151,25 @@ def decide(messages: Sequence[ChatMessage]) -> str:
     if repairing:
         called -= 1 if messages[-2].content.startswith('{"action":"call_agent"') else 0
     if called < len(wanted):
-        topic = _excerpt(asked) or "the question"
-        decision = {"action": "call_agent", "agent_key": wanted[called], "instruction": f"Give your view on: {topic}"}
+        key, ask = wanted[called]
+        instruction = ask or f"Give your view on: {_excerpt(asked) or 'the question'}"
+        decision = {"action": "call_agent", "agent_key": key, "instruction": instruction}
         return json.dumps({**decision, "reason": None}, separators=(",", ":"))
     done = {"action": "finish", "agent_key": None, "instruction": None, "reason": "Every agent asked has answered."}
     return json.dumps(done, separators=(",", ":"))
+
+
+def _asks(message: str) -> list[tuple[str, str]]:
+    """Each tag of `message` with what the text after it (up to the next tag) asks: `@ada, check the
+    numbers; then @bob ...` → ("ada", "Check the numbers")."""
+    tags = list(_TAG.finditer(message))
+    asks = []
+    for tag, following in zip(tags, [*tags[1:], None], strict=True):
+        text = message[tag.end() : following.start() if following else len(message)]
+        text = _LEADING_FILLER.sub("", text.strip(" ,;:.-\n"))
+        text = _TRAILING_FILLER.sub("", text).strip(" ,;:.-")
+        asks.append((tag.group(1), text[:1].upper() + text[1:] if text else ""))
+    return asks
 
 
 def compose_answer(role_prompt: str, user_message: str, digest: str) -> str:
