@@ -11,7 +11,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from adapters.caching import CachedHistoryStore, CachedPricingStore, CachedUserStore
 from adapters.langgraph.runner import Durability, LangGraphTurnRunner
-from adapters.llm.catalog import Catalog, load_catalog
+from adapters.llm.catalog import Catalog, CatalogError, load_catalog
 from adapters.llm.router import LlmRouter, build_llm_clients
 from adapters.postgres.agents import PostgresAgentStore
 from adapters.postgres.checkpointer import open_checkpointer, prune_finished_threads
@@ -45,6 +45,14 @@ async def open_pool(database_url: str, max_size: int, wait_s: float) -> AsyncIte
         yield pool
     finally:
         await pool.close()
+
+
+def manager_alias(catalog: Catalog, alias: str) -> str:
+    """PANTHEON_MANAGER_MODEL, checked against the catalog when the app starts (not at a first turn)."""
+    if catalog.spec(alias) is None:
+        known = ", ".join(spec.alias for spec in catalog.specs())
+        raise CatalogError(f"PANTHEON_MANAGER_MODEL: unknown model alias {alias!r}; configured aliases: {known}")
+    return alias
 
 
 async def open_llm(catalog: Catalog, sim_slow_chunk_delay_s: float) -> AsyncIterator[LlmRouter]:
@@ -112,6 +120,7 @@ class Container(containers.DeclarativeContainer):
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(RandomIds)
     catalog = providers.Singleton(load_catalog, settings.provided.config_path, providers.Object(os.environ))
+    manager_model = providers.Singleton(manager_alias, catalog, settings.provided.manager_model)
 
     user_store = providers.Singleton(CachedUserStore, providers.Singleton(PostgresUserStore, pool))
     room_store = providers.Singleton(PostgresRoomStore, pool)
@@ -183,7 +192,7 @@ class Container(containers.DeclarativeContainer):
         clock,
         ids,
         max_agents=settings.provided.max_agents_per_room,
-        manager_model=settings.provided.manager_model,
+        manager_model=manager_model,
     )
     recover_turns = providers.Singleton(
         RecoverTurns,

@@ -1,4 +1,4 @@
-"""Turn execution on LangGraph: one graph run per turn (thread id = turn id), one node per agent step,
+"""Turn execution on LangGraph: one graph run per turn (thread id = turn id), a node per kind of step,
 with LangGraph's PostgreSQL checkpointer (AsyncPostgresSaver).
 
 Durability: every step's output is committed to `turn_steps` together with its ledger rows, and a

@@ -164,7 +164,7 @@ def _asks(message: str) -> list[tuple[str, str]]:
     numbers; then @bob ...` → ("ada", "Check the numbers")."""
     tags = list(_TAG.finditer(message))
     asks = []
-    for tag, following in zip(tags, [*tags[1:], None], strict=True):
+    for tag, following in zip(tags, [*tags[1:], None], strict=False):  # None: the last tag runs to the end
         text = message[tag.end() : following.start() if following else len(message)]
         text = _LEADING_FILLER.sub("", text.strip(" ,;:.-\n"))
         text = _TRAILING_FILLER.sub("", text).strip(" ,;:.-")

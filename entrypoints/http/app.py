@@ -72,6 +72,7 @@ def create_app(container: Any, *, manage_resources: bool = True) -> Litestar:
         app.state.container = container
         if manage_resources:
             await init_resources(container)
+        container.manager_model()  # an unknown PANTHEON_MANAGER_MODEL stops the start, naming the setting
         # The config's per-model prices become a pricing version before any turn is priced (no-op if unchanged).
         await container.publish_prices().execute()
         supervisor = TurnSupervisor(

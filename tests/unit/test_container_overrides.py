@@ -3,10 +3,12 @@ for in-memory fakes and the whole HTTP app runs without PostgreSQL or a network.
 
 from __future__ import annotations
 
+import pytest
 from dependency_injector import providers
 from litestar.testing import AsyncTestClient
 from psycopg_pool import PoolTimeout
 
+from adapters.llm.catalog import CatalogError
 from adapters.llm.simulated import SimulatedLlm
 from adapters.memory.stores import (
     MemoryAgentStore,
@@ -88,3 +90,38 @@ async def test_a_database_outage_answers_503_not_500() -> None:
         response = await client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["code"] == "service_unavailable"
+
+
+async def test_an_unknown_default_manager_model_stops_the_start_naming_the_setting() -> None:
+    container, _ = fake_container()
+    container.settings.override(
+        providers.Object(Settings(database_url="postgresql://nowhere/none", manager_model="gpt-9000"))
+    )
+    with pytest.raises(ExceptionGroup) as raised:  # the lifespan's error, as the test client's task group raises it
+        async with AsyncTestClient(create_app(container, manage_resources=False)):
+            pass
+    message = r"PANTHEON_MANAGER_MODEL: unknown model alias 'gpt-9000'; configured aliases: .*\bsim\b"
+    assert raised.group_contains(CatalogError, match=message)
+
+
+async def test_orchestrated_rooms_without_a_manager_use_the_configured_default() -> None:
+    container, _ = fake_container()
+    container.settings.override(
+        providers.Object(Settings(database_url="postgresql://nowhere/none", manager_model="sim-slow"))
+    )
+    async with AsyncTestClient(create_app(container, manage_resources=False)) as client:
+        signup = await client.post("/api/v1/users", json={"email": "boss@example.com"})
+        headers = {"Authorization": f"Bearer {signup.json()['api_key']}"}
+        room = (await client.post("/api/v1/rooms", json={"name": "r", "mode": "orchestrator"}, headers=headers)).json()
+        assert room["manager_model"] is None
+        agent = {"agent_key": "ada", "name": "Ada", "model": "sim", "role_prompt": "hi"}
+        await client.post(f"/api/v1/rooms/{room['id']}/agents", headers=headers, json=agent)
+        session = (await client.post(f"/api/v1/rooms/{room['id']}/sessions", json={}, headers=headers)).json()
+        turn = await client.post(f"/api/v1/sessions/{session['id']}/turns", json={"message": "go"}, headers=headers)
+    assert turn.status_code == 201, turn.text
+    assert [(s["kind"], s["model"]) for s in turn.json()["steps"]] == [
+        ("manager", "sim-slow"),
+        ("agent", "sim"),
+        ("manager", "sim-slow"),
+        ("synthesis", "sim-slow"),
+    ]
