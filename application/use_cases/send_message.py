@@ -148,10 +148,13 @@ class SendMessage:
         steps = plan_turn(mode, roster, message)
         if len(steps) > self._max_agents:  # a room filled before the limit was lowered
             raise too_many_agents(self._max_agents)
-        # An orchestrated turn's manager may call any agent, and reads the message itself.
+        # An orchestrated turn's manager may call any agent, and reads the message and the roster itself.
         speakers = [(s.agent.agent_key, s.agent.model, s.agent.role_prompt) for s in steps if s.agent]
         if mode is Mode.ORCHESTRATOR:
-            speakers = [(a.agent_key, a.model, a.role_prompt) for a in roster] + [("manager", manager or "", "")]
+            roster_text = "\n".join(f"{a.agent_key} {a.name} {a.role_prompt}" for a in roster)
+            speakers = [(a.agent_key, a.model, a.role_prompt) for a in roster] + [
+                ("manager", manager or "", roster_text)
+            ]
         self._check_budget(speakers, message)
         return steps
 

@@ -13,9 +13,11 @@ from application.events import EventLog
 from application.manager import MANAGER_NAME
 from application.ports.llm import LlmAttempt, LlmRequest, LlmResult
 from application.steps import TurnRun
+from application.use_cases import agents
 from application.use_cases.run_turn import program
 from domain.decisions import CallAgent, Finish, Orchestration
-from domain.model import Mode
+from domain.errors import ContextBudgetExceeded
+from domain.model import Mode, ModelSpec
 from domain.orchestration import MAX_AGENT_RUNS, MAX_RUNS_PER_AGENT
 from domain.pricing import price_call
 from domain.turns import StepKind, StepStatus, TokenUsage, Turn, TurnStatus, TurnStep
@@ -255,3 +257,18 @@ async def test_the_manager_is_the_rooms_alias_else_the_configured_default(
     expected = room_manager or "sim"
     assert {s.model for s in turn.steps if s.kind is not StepKind.AGENT} == {expected}
     assert {e.model_alias for e in tw.data.ledger if e.purpose != "agent"} == {expected}
+
+
+async def test_a_roster_too_big_for_the_managers_model_is_refused_up_front(tw: TurnWorld) -> None:
+    tw.llm = ScriptedManager()
+    tw.catalog.replace(ModelSpec(alias="sim-slow", provider="simulated", provider_model="x", context_window=4096))
+    user = await tw.new_user_id()
+    room = await tw.new_room(user, mode=Mode.ORCHESTRATOR, manager_model="sim-slow")
+    add = agents.AddAgent(tw.rooms, tw.agents, tw.catalog, tw.clock, tw.ids)
+    for key in ("ada", "bob"):  # each role prompt fits its own model and the manager's; both do not
+        await add.execute(user, room.id, agent_key=key, name=key, model="sim", role_prompt="x" * 4000, position=None)
+    session = await tw.new_session(user, room.id)
+    with pytest.raises(ContextBudgetExceeded) as refused:
+        await tw.send().execute(user, session.id, "hi")
+    assert refused.value.extra["agent_key"] == "manager"
+    assert tw.data.turns == {} and tw.llm.calls == []
