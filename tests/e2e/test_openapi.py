@@ -89,3 +89,15 @@ def test_error_answers_are_described_with_the_error_body(document: dict[str, Any
 def test_sign_up_is_documented_as_needing_no_key(document: dict[str, Any]) -> None:
     # An empty requirement object means "no authentication" is one acceptable way to call it.
     assert {} in document["paths"]["/api/v1/users"]["post"].get("security", [{}])
+
+
+async def test_the_document_describes_orchestrated_turns_and_ledger_purposes(client: AsyncTestClient) -> None:
+    schemas = (await client.get("/schema/openapi.json")).json()["components"]["schemas"]
+    step = next(s for name, s in schemas.items() if name.endswith("TurnStep"))
+    assert {"decision", "instruction"} <= set(step["properties"])
+    turn = next(s for name, s in schemas.items() if name.endswith("Turn") and "steps" in s.get("properties", {}))
+    assert "orchestration" in turn["properties"]
+    actions = {str(s.get("properties", {}).get("action")) for s in schemas.values()}
+    assert any("call_agent" in a for a in actions) and any("finish" in a for a in actions)
+    event = next(s for s in schemas.values() if "call_id" in s.get("properties", {}) and "purpose" in s["properties"])
+    assert set(event["properties"]["purpose"]["enum"]) >= {"agent", "manager", "synthesis"}
