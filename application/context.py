@@ -1,13 +1,16 @@
-"""What one agent sees on one call: its own role prompt, the room's goal, recent history that fits
-the model's budget, the answers given earlier in the same turn, and the user's message."""
+"""What one agent sees on one call: its own role prompt, the room's goal, the session's summary, the
+recent turns that fit the model's budget, the answers given earlier in the same turn, and the user's
+message."""
 
 from __future__ import annotations
 
 import msgspec
 
+from application.memory import Memory, summary_block
 from application.ports.llm import ChatMessage
 from application.ports.turns import HistoryTurn, TurnContext
-from domain.budget import compute_budget, estimate_tokens, fit_history
+from domain.budget import compute_budget, message_tokens
+from domain.memory import Summary, keep_history
 from domain.model import Mode, ModelSpec
 from domain.turns import RosterEntry, StepKind, StepStatus, TurnStep
 
@@ -25,9 +28,10 @@ MODE_PROMPTS = {
 class CallContext(msgspec.Struct, frozen=True, kw_only=True):
     messages: list[ChatMessage]
     input_budget: int
-    estimated_tokens: int
+    estimated_tokens_before: int  # had this turn neither summarised nor pruned
+    estimated_tokens: int  # what is sent
     history_turns: int
-    history_truncated: bool
+    actions: list[str]
 
 
 def system_prompt(turn: TurnContext, agent: RosterEntry) -> str:
@@ -67,30 +71,63 @@ def _history_pair(turn: HistoryTurn) -> list[ChatMessage]:
     return [ChatMessage("user", turn.user_message), ChatMessage("assistant", answers)]
 
 
+def _pair_tokens(turn: HistoryTurn) -> int:
+    return sum(message_tokens(m.content) for m in _history_pair(turn))
+
+
+def _system(turn: TurnContext, agent: RosterEntry, summary: Summary | None) -> str:
+    block = summary_block(summary)
+    return system_prompt(turn, agent) + (f"\n\n{block}" if block else "")
+
+
 def build_call_context(
     turn: TurnContext,
     agent: RosterEntry,
     spec: ModelSpec | None,
     earlier: list[TurnStep],
-    history: list[HistoryTurn],
+    memory: Memory,
     instruction: str | None = None,
 ) -> CallContext:
-    """`history` comes newest-first; the newest turns that fit are kept, oldest first in the prompt."""
-    system = system_prompt(turn, agent)
+    """In order: the system layers (this agent's role, the room's goal, the session's summary), the
+    raw turns that fit (oldest first), then this turn's earlier answers with the user's message.
+    Raises ContextBudgetExceeded when the pinned parts alone cannot fit the model."""
+    system = _system(turn, agent, memory.summary)
     message = current_message(turn, earlier, instruction)
     budget = compute_budget(spec.context_window if spec else None).input_budget
-    pairs = [_history_pair(h) for h in history]
-    counts = [sum(estimate_tokens(m.content) for m in pair) for pair in pairs]
-    kept = fit_history(estimate_tokens(system), estimate_tokens(message), counts, budget)
+    pinned = message_tokens(system) + message_tokens(message)
+    counts = [_pair_tokens(h) for h in memory.history]
+    kept = keep_history(pinned, counts, budget)
     messages = [ChatMessage("system", system)]
-    for pair in reversed(pairs[:kept]):
-        messages.extend(pair)
+    for past in reversed(memory.history[:kept]):
+        messages.extend(_history_pair(past))
     messages.append(ChatMessage("user", message))
-    estimated = estimate_tokens(system) + estimate_tokens(message) + sum(counts[:kept])
+    before = pinned + sum(counts)
+    if memory.summarized:
+        before = message_tokens(_system(turn, agent, memory.before_summary)) + message_tokens(message)
+        before += sum(_pair_tokens(h) for h in memory.before_history)
+    actions = [
+        action
+        for action, fired in (
+            ("summarized", memory.summarized),
+            ("pruned", kept < len(memory.history)),
+            ("history_truncated", memory.truncated),
+        )
+        if fired
+    ]
     return CallContext(
         messages=messages,
         input_budget=budget,
-        estimated_tokens=estimated,
+        estimated_tokens_before=before,
+        estimated_tokens=pinned + sum(counts[:kept]),
         history_turns=kept,
-        history_truncated=kept < len(history),
+        actions=actions,
     )
+
+
+def session_tokens(
+    turn: TurnContext, agents: list[RosterEntry], summary: Summary | None, history: list[HistoryTurn]
+) -> int:
+    """The session's context as the turn finds it, for the summary threshold: the largest system layers
+    among `agents`, the user's message and every raw turn after the summary."""
+    system = max((message_tokens(_system(turn, agent, summary)) for agent in agents), default=0)
+    return system + message_tokens(turn.user_message) + sum(_pair_tokens(h) for h in history)

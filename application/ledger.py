@@ -14,7 +14,7 @@ from domain.turns import StepUsage
 
 def attempt_entry(
     turn: TurnContext,
-    step_index: int,
+    step_index: int | None,
     agent_key: str | None,
     spec: ModelSpec,
     attempt: LlmAttempt,

@@ -5,7 +5,7 @@ its priced ledger rows. The executor around them (use_cases/execute_step.py) onl
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
@@ -15,16 +15,17 @@ from application.context import build_call_context
 from application.events import EventLog
 from application.ledger import attempt_entry, step_usage
 from application.manager import DECISION_FORMAT, MANAGER_NAME, manager_messages, synthesis_messages
+from application.memory import Memory
 from application.ports.llm import ChatMessage, LlmRequest, LlmResult
-from application.ports.turns import CallIntent, ContextAudit, HistoryTurn, LedgerEntry, Purpose, TurnContext
-from domain.budget import compute_budget, estimate_tokens
+from application.ports.turns import CallIntent, ContextAudit, LedgerEntry, Purpose, TurnContext
+from domain.budget import compute_budget, message_tokens
 from domain.decisions import Decision
 from domain.errors import ContextBudgetExceeded
 from domain.model import ModelSpec
 from domain.pricing import PricingVersion
-from domain.turns import PlannedStep, StepError, StepKind, StepStatus, TurnStep
+from domain.turns import PlannedStep, StepError, StepKind, StepStatus, StepUsage, TurnStep
 
-HISTORY_TURNS = 20  # never read more: the cost of a turn must not grow with the session's length
+HISTORY_TURNS = 20  # raw turns read after the summary, at most: a turn's cost must not grow with the session
 PURPOSE: dict[StepKind, Purpose] = {
     StepKind.AGENT: "agent",
     StepKind.MANAGER: "manager",
@@ -41,6 +42,8 @@ class TurnRun:
     resuming: bool = False  # steps committed before a crash are read back, never called again
     on_pause: Callable[[], None] | None = None  # told when the turn starts waiting for the database
     attempts: int = 0  # ledger rows this run wrote
+    memory: Memory = field(default_factory=Memory)  # the session as the turn sees it (read at its start)
+    overhead: list[StepUsage] = field(default_factory=list)  # calls of no step (the summary's) this run paid
 
 
 @dataclass(frozen=True)
@@ -63,14 +66,14 @@ class PreparedStep(msgspec.Struct, frozen=True, kw_only=True):
     spec: ModelSpec
     request: LlmRequest
     intent: CallIntent  # the first attempt's; later attempts copy it with their own call_id
-    audit: ContextAudit | None  # the turn's one audit row, from its first step
+    audit: ContextAudit  # why this call sees what it sees
 
 
 def prepare_step(
     turn: TurnContext,
     planned: PlannedStep,
     earlier: list[TurnStep],
-    history: list[HistoryTurn],
+    memory: Memory,
     spec: ModelSpec,
     *,
     call_id: UUID,
@@ -80,34 +83,37 @@ def prepare_step(
     """What to send for this step (a manager step's repair call when `refused` says what went wrong).
     Raises ContextBudgetExceeded when even the pinned parts cannot fit the model."""
     budget = compute_budget(spec.context_window).input_budget
-    history_turns, truncated = 0, False
     if planned.agent is not None:
-        context = build_call_context(turn, planned.agent, spec, earlier, history, planned.instruction)
-        messages, estimated = context.messages, context.estimated_tokens
-        history_turns, truncated = context.history_turns, context.history_truncated
+        context = build_call_context(turn, planned.agent, spec, earlier, memory, planned.instruction)
+        messages, estimated, before = context.messages, context.estimated_tokens, context.estimated_tokens_before
+        history_turns, actions = context.history_turns, context.actions
     else:
         messages = (
             manager_messages(turn, earlier, refused)
             if planned.kind is StepKind.MANAGER
             else synthesis_messages(turn, earlier)
         )
-        estimated = _estimate(messages)
+        estimated = before = estimate_messages(messages)
+        history_turns, actions = 0, []
         if estimated > budget:
             raise ContextBudgetExceeded(
                 f"The turn no longer fits the manager's model ({estimated} > {budget} tokens).",
                 extra={"required_tokens": estimated, "input_budget": budget},
             )
     speaker = who(turn, planned)
-    audit = None
-    if not earlier and refused is None:
-        audit = ContextAudit(
-            turn_id=turn.turn_id,
-            input_budget=budget,
-            estimated_tokens=estimated,
-            history_turns=history_turns,
-            actions=["history_truncated"] if truncated else [],
-            created_at=now,
-        )
+    audit = ContextAudit(
+        turn_id=turn.turn_id,
+        call_id=call_id,
+        step_index=planned.index,
+        model=spec.alias,
+        context_window=spec.context_window,
+        input_budget=budget,
+        estimated_tokens_before=before,
+        estimated_tokens_after=estimated,
+        history_turns=history_turns,
+        actions=actions,
+        created_at=now,
+    )
     intent = CallIntent(
         call_id=call_id,
         turn_id=turn.turn_id,
@@ -129,8 +135,8 @@ def prepare_step(
     return PreparedStep(planned=planned, spec=spec, request=request, intent=intent, audit=audit)
 
 
-def _estimate(messages: list[ChatMessage]) -> int:
-    return sum(estimate_tokens(m.content) for m in messages)
+def estimate_messages(messages: list[ChatMessage]) -> int:
+    return sum(message_tokens(m.content) for m in messages)
 
 
 def priced_rows(

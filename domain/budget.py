@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import msgspec
-
-from domain.errors import ContextBudgetExceeded
 
 DEFAULT_CONTEXT_WINDOW = 8192
 DEFAULT_MAX_OUTPUT_TOKENS = 2048
 MIN_OVERHEAD_RESERVE = 1024
+# Chat formats wrap every message in role markers; a few tokens each is what real tokenizers add.
+MESSAGE_OVERHEAD_TOKENS = 4
 
 
 class Budget(msgspec.Struct, frozen=True, kw_only=True):
@@ -23,6 +21,11 @@ class Budget(msgspec.Struct, frozen=True, kw_only=True):
 def estimate_tokens(text: str) -> int:
     """ceil(chars / 4 * 1.25) for models without a tokenizer; integer math avoids float rounding."""
     return -(-len(text) * 5 // 16)
+
+
+def message_tokens(content: str) -> int:
+    """One chat message's estimate: its text and its role markers."""
+    return estimate_tokens(content) + MESSAGE_OVERHEAD_TOKENS
 
 
 def compute_budget(context_window: int | None, max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS) -> Budget:
@@ -40,25 +43,3 @@ def compute_budget(context_window: int | None, max_output_tokens: int = DEFAULT_
         overhead_reserve=overhead_reserve,
         input_budget=input_budget,
     )
-
-
-def fit_history(system_tokens: int, current_tokens: int, history_token_counts: Sequence[int], budget: int) -> int:
-    """How many of the newest history items (given newest-first) fit beside the system prompt and message.
-
-    Items are taken newest-first and stop at the first that does not fit, so the kept history is
-    always a contiguous recent stretch, never one with holes in it.
-    Raises ContextBudgetExceeded when the system prompt and current message alone exceed `budget`.
-    """
-    used = system_tokens + current_tokens
-    if used > budget:
-        raise ContextBudgetExceeded(
-            f"The message needs about {used} tokens of context but the model allows {budget}.",
-            extra={"required_tokens": used, "input_budget": budget},
-        )
-    kept = 0
-    for tokens in history_token_counts:
-        if used + tokens > budget:
-            break
-        used += tokens
-        kept += 1
-    return kept

@@ -18,6 +18,7 @@ from adapters.postgres.checkpointer import open_checkpointer, prune_finished_thr
 from adapters.postgres.events import PostgresTurnEventStore
 from adapters.postgres.health import DatabaseHealth
 from adapters.postgres.ledger import PostgresUsageLedger
+from adapters.postgres.memory import PostgresSummaryStore
 from adapters.postgres.pool import make_pool
 from adapters.postgres.pricing import PostgresPricingStore
 from adapters.postgres.rooms import PostgresRoomStore
@@ -29,9 +30,11 @@ from adapters.system import RandomIds, SystemClock
 from application.patience import Patience
 from application.use_cases import agents, rooms, sessions, turn_events, turns, usage, users
 from application.use_cases import catalog as catalog_uc
+from application.use_cases import memory as memory_uc
 from application.use_cases.execute_step import ExecuteStep
 from application.use_cases.publish_prices import PublishPrices
 from application.use_cases.recover_turns import RecoverTurns
+from application.use_cases.remember_session import RememberSession
 from application.use_cases.run_turn import RunTurn
 from application.use_cases.send_message import SendMessage
 from application.use_cases.supervise_turns import SuperviseTurns
@@ -47,12 +50,20 @@ async def open_pool(database_url: str, max_size: int, wait_s: float) -> AsyncIte
         await pool.close()
 
 
-def manager_alias(catalog: Catalog, alias: str) -> str:
-    """PANTHEON_MANAGER_MODEL, checked against the catalog when the app starts (not at a first turn)."""
+def configured_alias(catalog: Catalog, alias: str, setting: str) -> str:
+    """A model alias named by a setting, checked against the catalog when the app starts (not at a first turn)."""
     if catalog.spec(alias) is None:
         known = ", ".join(spec.alias for spec in catalog.specs())
-        raise CatalogError(f"PANTHEON_MANAGER_MODEL: unknown model alias {alias!r}; configured aliases: {known}")
+        raise CatalogError(f"{setting}: unknown model alias {alias!r}; configured aliases: {known}")
     return alias
+
+
+def manager_alias(catalog: Catalog, alias: str) -> str:
+    return configured_alias(catalog, alias, "PANTHEON_MANAGER_MODEL")
+
+
+def summary_alias(catalog: Catalog, alias: str) -> str:
+    return configured_alias(catalog, alias, "PANTHEON_SUMMARY_MODEL")
 
 
 async def open_llm(catalog: Catalog, sim_slow_chunk_delay_s: float) -> AsyncIterator[LlmRouter]:
@@ -121,6 +132,7 @@ class Container(containers.DeclarativeContainer):
     ids = providers.Singleton(RandomIds)
     catalog = providers.Singleton(load_catalog, settings.provided.config_path, providers.Object(os.environ))
     manager_model = providers.Singleton(manager_alias, catalog, settings.provided.manager_model)
+    summary_model = providers.Singleton(summary_alias, catalog, settings.provided.summary_model)
 
     user_store = providers.Singleton(CachedUserStore, providers.Singleton(PostgresUserStore, pool))
     room_store = providers.Singleton(PostgresRoomStore, pool)
@@ -130,6 +142,7 @@ class Container(containers.DeclarativeContainer):
     turn_store = providers.Singleton(PostgresTurnStore, pool)
     history_store = providers.Singleton(CachedHistoryStore, providers.Singleton(PostgresHistoryStore, pool))
     step_recorder = providers.Singleton(PostgresStepRecorder, pool)
+    memory_store = providers.Singleton(PostgresSummaryStore, pool)
     usage_ledger = providers.Singleton(PostgresUsageLedger, pool)
 
     llm = providers.Resource(open_llm, catalog, settings.provided.sim_slow_chunk_delay_s)
@@ -167,8 +180,19 @@ class Container(containers.DeclarativeContainer):
     publish_prices = providers.Singleton(PublishPrices, pricing_store, catalog, clock)
 
     patience = providers.Singleton(Patience, settings.provided.turn_db_patience_s)
-    execute_step = providers.Singleton(
-        ExecuteStep, llm, catalog, pricing_store, history_store, step_recorder, clock, ids, patience
+    execute_step = providers.Singleton(ExecuteStep, llm, catalog, pricing_store, step_recorder, clock, ids, patience)
+    remember_session = providers.Singleton(
+        RememberSession,
+        llm,
+        catalog,
+        pricing_store,
+        history_store,
+        memory_store,
+        step_recorder,
+        clock,
+        ids,
+        patience,
+        summary_model=summary_model,
     )
     event_store = providers.Singleton(PostgresTurnEventStore, pool)
     run_turn = providers.Singleton(
@@ -176,6 +200,7 @@ class Container(containers.DeclarativeContainer):
         turn_store,
         runner,
         execute_step,
+        remember_session,
         event_store,
         step_recorder,
         pricing_store,
@@ -206,5 +231,7 @@ class Container(containers.DeclarativeContainer):
     read_turn_events = providers.Singleton(turn_events.ReadTurnEvents, session_store, turn_store, event_store)
     list_turns = providers.Singleton(turns.ListTurns, session_store, turn_store)
     get_turn = providers.Singleton(turns.GetTurn, session_store, turn_store)
+    get_summary = providers.Singleton(memory_uc.GetSummary, memory_store)
+    get_turn_context = providers.Singleton(memory_uc.GetTurnContext, memory_store)
     list_usage_events = providers.Singleton(usage.ListUsageEvents, usage_ledger)
     usage_summary = providers.Singleton(usage.UsageSummary, usage_ledger)

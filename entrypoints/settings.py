@@ -37,6 +37,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_agents_per_room: int = 32
     # The manager alias of orchestrated rooms that name none.
     manager_model: str = "sim"
+    # The alias that writes session summaries.
+    summary_model: str = "sim"
     # The longest a request waits for a free database connection before it is answered 503.
     db_pool_wait_s: float = 2.0
     # How long a running turn waits for an unavailable database before leaving the turn to recovery.
@@ -90,6 +92,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         stream_max_s=_number("PANTHEON_STREAM_MAX_S", get("PANTHEON_STREAM_MAX_S", "21600"), float),
         manager_model=get("PANTHEON_MANAGER_MODEL", "sim").strip() or "sim",
+        summary_model=get("PANTHEON_SUMMARY_MODEL", "sim").strip() or "sim",
         max_agents_per_room=int(
             _number("PANTHEON_MAX_AGENTS_PER_ROOM", get("PANTHEON_MAX_AGENTS_PER_ROOM", "32"), int)
         ),

@@ -5,15 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from application.ports.llm import ChatMessage
-from domain.budget import estimate_tokens
+from domain.budget import estimate_tokens, message_tokens
 from domain.turns import TokenUsage
-
-# Chat formats wrap every message in role markers; a few tokens each is what real tokenizers add.
-MESSAGE_OVERHEAD_TOKENS = 4
 
 
 def estimate_input_tokens(messages: Sequence[ChatMessage]) -> int:
-    return sum(estimate_tokens(message.content) + MESSAGE_OVERHEAD_TOKENS for message in messages)
+    return sum(message_tokens(message.content) for message in messages)
 
 
 def estimate_usage(messages: Sequence[ChatMessage], output_text: str) -> TokenUsage:

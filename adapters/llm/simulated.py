@@ -18,11 +18,22 @@ transcript it is sent. To rehearse invalid
 output, the room's goal (part of the manager's system message, never the user's) may hold
 `<<pantheon-sim:bad-decision>>` (the first answer of each decision is free text, the repair is valid)
 or `<<pantheon-sim:bad-decisions>>` (every answer is free text: the turn falls back).
+
+As the summariser of session memory (a request whose response format is `session_summary`), `sim`
+folds the earlier summary and the turns it is sent into one deterministically: sentences of the
+user's messages that begin with "Fact:" become key facts (all kept, oldest first), "Decision:"
+decisions, "Action:" or "TODO:" action items, questions the open questions (the last five); the
+summary text names the turns and their topics. The room's goal may hold `<<pantheon-sim:bad-summary>>`
+(the first answer is free text, the repair is valid), `<<pantheon-sim:bad-summaries>>` (every answer
+is free text) or `<<pantheon-sim:summary-fails>>` (the call fails, as a provider error would).
+An agent asked to "recall" or "remind" answers with every "Fact: …" sentence it was sent (from the
+summary or the recent turns), so that a test can see what memory carried.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import random
@@ -40,6 +51,14 @@ from domain.turns import StepError, TokenUsage
 FAIL_MARKER = "<<pantheon-sim:fail>>"
 BAD_DECISION = "<<pantheon-sim:bad-decision>>"
 BAD_DECISIONS = "<<pantheon-sim:bad-decisions>>"
+BAD_SUMMARY = "<<pantheon-sim:bad-summary>>"
+BAD_SUMMARIES = "<<pantheon-sim:bad-summaries>>"
+SUMMARY_FAILS = "<<pantheon-sim:summary-fails>>"
+SUMMARY_FORMAT_NAME = "session_summary"
+_FACT = re.compile(r"\bFact:[^.!?\n]*[.!?]?")
+_TURN_LINE = re.compile(r"^Turn (\d+)\. The user: (.*)$", re.MULTILINE)
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
+_RECALL = re.compile(r"\b(recall|remind)", re.IGNORECASE)
 _TAG = re.compile(r"(?<![\w.@-])@([a-z][a-z0-9_]{0,31})(?![a-z0-9_])")
 _LEADING_FILLER = re.compile(r"^(?:(?:again|then|and|too)\b[\s,;:.-]*)+", re.IGNORECASE)
 _TRAILING_FILLER = re.compile(r"(?:[\s,;:.-]*\b(?:then|and|again))+$", re.IGNORECASE)
@@ -92,8 +111,20 @@ class SimulatedLlm:
         digest = hashlib.sha256(f"{role_prompt}\x00{user_message}".encode()).hexdigest()
         input_tokens = estimate_input_tokens(request.messages)
 
+        summarising = request.response_format is not None and request.response_format.name == SUMMARY_FORMAT_NAME
+        if summarising and SUMMARY_FAILS in request.messages[0].content:
+            error = StepError(code=codes.SIMULATED_FAILURE, detail="the simulated summariser was asked to fail")
+            attempt = LlmAttempt(
+                call_id=request.first_call_id,
+                status="error",
+                usage=TokenUsage(input_tokens=input_tokens),
+                latency_ms=_elapsed_ms(started),
+                request_id=f"sim-{digest[:12]}",
+                error=error,
+            )
+            return LlmResult(text="", attempts=[attempt], error=error)
         if request.response_format is not None:
-            decision = decide(request.messages)
+            decision = summarize(request.messages) if summarising else decide(request.messages)
             usage = TokenUsage(input_tokens=input_tokens, output_tokens=estimate_tokens(decision))
             attempt = LlmAttempt(
                 call_id=request.first_call_id,
@@ -117,6 +148,8 @@ class SimulatedLlm:
             return LlmResult(text="", attempts=[attempt], error=error)
 
         answer = compose_answer(role_prompt, user_message, digest)
+        if _RECALL.search(user_message):
+            answer = recall(request.messages) or answer
         delay_s = self._slow_chunk_delay_s if request.model.provider_model.endswith("-slow") else 0.0
         for chunk in split_chunks(answer):
             if delay_s:
@@ -157,6 +190,43 @@ def decide(messages: Sequence[ChatMessage]) -> str:
         return json.dumps({**decision, "reason": None}, separators=(",", ":"))
     done = {"action": "finish", "agent_key": None, "instruction": None, "reason": "Every agent asked has answered."}
     return json.dumps(done, separators=(",", ":"))
+
+
+def summarize(messages: Sequence[ChatMessage]) -> str:
+    """The simulated summariser's answer, as JSON (or, when rehearsing, the free text of a careless model)."""
+    system = messages[0].content if messages else ""
+    repairing = messages[-1].role == "user" and messages[-1].content.startswith("That summary was refused")
+    if BAD_SUMMARIES in system or (BAD_SUMMARY in system and not repairing):
+        return "Here is a summary: the council talked about several things."
+    request = next((m.content for m in messages if m.role == "user"), "")
+    earlier: dict[str, list[str]] = {}
+    if request.startswith("The earlier summary:\n"):
+        first_line = request.split("\n", 2)[1]
+        with contextlib.suppress(ValueError):
+            earlier = json.loads(first_line)
+    turns = [(int(index), text) for index, text in _TURN_LINE.findall(request)]
+    sentences = [sentence.strip() for _, text in turns for sentence in _SENTENCE.findall(text) if sentence.strip()]
+
+    def kept(field: str, new: list[str], last: int | None = None) -> list[str]:
+        merged = list(dict.fromkeys([*earlier.get(field, []), *new]))
+        return merged[-last:] if last else merged[:40]
+
+    span = f"turns {turns[0][0]}–{turns[-1][0]}" if turns else "no new turns"
+    topics = "; ".join(_excerpt(text) for _, text in turns[-5:]) or "nothing new"
+    summary = {
+        "summary_text": f"Folded {span}. The user raised: {topics}.",
+        "key_facts": kept("key_facts", [s for s in sentences if s.startswith("Fact:")]),
+        "decisions": kept("decisions", [s for s in sentences if s.startswith("Decision:")]),
+        "open_questions": kept("open_questions", [s for s in sentences if s.endswith("?")], last=5),
+        "action_items": kept("action_items", [s for s in sentences if s.startswith(("Action:", "TODO:"))]),
+    }
+    return json.dumps(summary, separators=(",", ":"), ensure_ascii=False)
+
+
+def recall(messages: Sequence[ChatMessage]) -> str:
+    """Every "Fact: …" sentence the agent was sent before the user's message, quoted."""
+    facts = list(dict.fromkeys(f.strip() for m in messages[:-1] for f in _FACT.findall(m.content)))
+    return ("From what I was told: " + " ".join(facts)) if facts else ""
 
 
 def _asks(message: str) -> list[tuple[str, str]]:

@@ -18,6 +18,7 @@ from application.ports.events import TurnEvent
 from application.ports.sessions import Message, MessageAt
 from application.ports.turns import CallIntent, ContextAudit, LedgerEntry, TurnContext
 from domain.errors import AgentKeyTaken, EmailTaken, too_many_agents
+from domain.memory import Summary
 from domain.model import Agent, Mode, Room, Session, User
 from domain.pricing import PricingVersion
 from domain.turns import StepError, StepKind, StepStatus, TurnStatus, TurnStep
@@ -52,7 +53,8 @@ class MemoryDatabase:
     steps: dict[tuple[UUID, int], StepRow] = field(default_factory=dict)
     intents: dict[UUID, CallIntent] = field(default_factory=dict)
     ledger: list[LedgerEntry] = field(default_factory=list)
-    audits: dict[UUID, ContextAudit] = field(default_factory=dict)
+    audits: dict[UUID, ContextAudit] = field(default_factory=dict)  # by call_id
+    summaries: list[Summary] = field(default_factory=list)
     events: dict[UUID, list[TurnEvent]] = field(default_factory=dict)
 
     def live_room(self, owner_id: UUID, room_id: UUID) -> Room | None:

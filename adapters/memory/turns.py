@@ -28,6 +28,7 @@ from application.ports.turns import (
 )
 from application.ports.usage import GroupBy, UsagePage, UsageTotals
 from domain.errors import IdempotencyConflict, TurnInProgress
+from domain.memory import Summary
 from domain.model import Mode
 from domain.orchestration import orchestration_of
 from domain.turns import RosterEntry, StepError, StepKind, StepStatus, Turn, TurnStatus, TurnStep, TurnUsage
@@ -73,6 +74,11 @@ class MemoryTurnStore:
                 )
                 for a in agents
             ],
+            summary=max(
+                (s for s in db.summaries if s.session_id == session_id),
+                key=lambda s: (s.through_turn_index, s.created_at),
+                default=None,
+            ),
         )
 
     async def allocate(
@@ -231,18 +237,16 @@ class MemoryStepRecorder:
         step: TurnStep,
         ledger: list[LedgerEntry],
         at: datetime,
-        audit: ContextAudit | None = None,
+        audits: list[ContextAudit] | None = None,
         events: list[TurnEvent] | None = None,
     ) -> bool:
         db = self._db
         if (turn_id, step.index) in db.steps:
             return False  # the step's primary key: the whole unit is refused
-        known = {e.call_id for e in db.ledger}
-        if any(e.call_id in known for e in ledger) or len({e.call_id for e in ledger}) != len(ledger):
-            raise ValueError("duplicate call_id in the ledger")  # the SQL unique constraint's twin
+        self._check_new(ledger)
         db.add_events(turn_id, events or [])
-        if audit is not None:
-            db.audits.setdefault(audit.turn_id, audit)
+        for audit in audits or []:
+            db.audits.setdefault(audit.call_id, audit)
         db.steps[(turn_id, step.index)] = StepRow(step=step, at=at)
         db.ledger.extend(ledger)
         for call_id in [c for c, i in db.intents.items() if i.turn_id == turn_id and i.step_index == step.index]:
@@ -250,6 +254,27 @@ class MemoryStepRecorder:
         if (row := db.turns.get(turn_id)) and row.status is TurnStatus.RUNNING:
             row.heartbeat_at = at
         return True
+
+    async def commit_summary(
+        self, turn_id: UUID, summary: Summary | None, ledger: list[LedgerEntry], audits: list[ContextAudit]
+    ) -> bool:
+        db = self._db
+        if any(s.turn_id == turn_id for s in db.summaries):
+            return False  # the unique index on the summary's turn: the whole unit is refused
+        self._check_new(ledger)
+        if summary is not None:
+            db.summaries.append(summary)
+        db.ledger.extend(ledger)
+        for audit in audits:
+            db.audits.setdefault(audit.call_id, audit)
+        for call_id in [c for c, i in db.intents.items() if i.turn_id == turn_id and i.step_index is None]:
+            del db.intents[call_id]
+        return True
+
+    def _check_new(self, ledger: list[LedgerEntry]) -> None:
+        known = {e.call_id for e in self._db.ledger}
+        if any(e.call_id in known for e in ledger) or len({e.call_id for e in ledger}) != len(ledger):
+            raise ValueError("duplicate call_id in the ledger")  # the SQL unique constraint's twin
 
     async def open_intents(self, turn_id: UUID) -> list[CallIntent]:
         return sorted((i for i in self._db.intents.values() if i.turn_id == turn_id), key=lambda i: i.started_at)
@@ -343,3 +368,30 @@ class SequentialTurnRunner:
 
     async def forget_finished(self) -> int:
         return 0  # it keeps nothing between runs
+
+
+class MemorySummaryStore:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self._db = db
+
+    async def latest_summary(self, session_id: UUID) -> Summary | None:
+        mine = [s for s in self._db.summaries if s.session_id == session_id]
+        return max(mine, key=lambda s: (s.through_turn_index, s.created_at), default=None)
+
+    async def summary_of(self, user_id: UUID, session_id: UUID) -> Summary | None:
+        session = self._db.sessions.get(session_id)
+        if session is None or session.user_id != user_id or session.room_id in self._db.deleted_rooms:
+            return None
+        return await self.latest_summary(session_id)
+
+    async def context_of(self, user_id: UUID, session_id: UUID, turn_id: UUID) -> list[ContextAudit] | None:
+        row = self._db.turns.get(turn_id)
+        if (
+            row is None
+            or row.context.user_id != user_id
+            or row.context.session_id != session_id
+            or row.context.room_id in self._db.deleted_rooms
+        ):
+            return None
+        audits = [a for a in self._db.audits.values() if a.turn_id == turn_id]
+        return sorted(audits, key=lambda a: (a.created_at, a.step_index is not None, a.step_index or 0, str(a.call_id)))

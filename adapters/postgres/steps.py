@@ -15,6 +15,7 @@ from adapters.postgres.turns import STEP_COLUMNS, to_step
 from application.ports.events import TurnEvent
 from application.ports.llm import LlmAttempt
 from application.ports.turns import CallIntent, ContextAudit, LedgerEntry
+from domain.memory import Summary
 from domain.turns import TurnStep
 
 SELECT_STEP = f"""
@@ -28,11 +29,33 @@ VALUES (%(call_id)s, %(turn_id)s, %(step_index)s, %(agent_key)s, %(provider)s, %
 ON CONFLICT (call_id) DO NOTHING
 """
 SETTLE_INTENT = "UPDATE llm_call_intents SET outcome = %(outcome)s::jsonb WHERE call_id = %(call_id)s"
-# A step, its ledger rows (one per attempt), the turn's context audit (first step only), the removal
+INSERT_AUDITS = """
+    INSERT INTO turn_context_audit (turn_id, call_id, step_index, model, context_window, input_budget,
+                                    estimated_tokens_before, estimated_tokens_after, history_turns, actions,
+                                    created_at)
+    SELECT * FROM jsonb_to_recordset(%(audits)s::jsonb) AS a(
+        turn_id uuid, call_id uuid, step_index integer, model text, context_window integer, input_budget integer,
+        estimated_tokens_before integer, estimated_tokens_after integer, history_turns integer, actions jsonb,
+        created_at timestamptz)
+    ON CONFLICT (call_id) DO NOTHING
+"""
+LEDGER_COLUMNS = """id, call_id, user_id, room_id, session_id, turn_id, step_index, agent_key,
+                                 provider, model_alias, provider_model, input_tokens_fresh, input_tokens_cached,
+                                 output_tokens, total_tokens, oe_tokens, multiplier, credits_burned,
+                                 provider_cost_usd, latency_ms, status, usage_estimated, error_code,
+                                 pricing_version, request_id, created_at, purpose"""
+LEDGER_RECORDSET = """jsonb_to_recordset(%(ledger)s::jsonb) AS r(
+        id uuid, call_id uuid, user_id uuid, room_id uuid, session_id uuid, turn_id uuid, step_index integer,
+        agent_key text, provider text, model_alias text, provider_model text, input_tokens_fresh integer,
+        input_tokens_cached integer, output_tokens integer, total_tokens integer, oe_tokens numeric,
+        multiplier numeric, credits_burned numeric, provider_cost_usd numeric, latency_ms integer, status text,
+        usage_estimated boolean, error_code text, pricing_version text, request_id text, created_at timestamptz,
+        purpose text)"""
+# A step, its ledger rows (one per attempt), the context audit of each of its calls, the removal
 # of its intents and the turn's heartbeat: one statement, so one atomic unit and one round trip
 # (invariant 1). A step committed twice violates turn_steps' primary key and writes nothing at all; a
 # call_id seen twice violates the ledger's unique key the same way.
-COMMIT_STEP = """
+COMMIT_STEP = f"""
 WITH step AS (
     INSERT INTO turn_steps (id, turn_id, step_index, kind, agent_key, agent_name, model_alias, status, content,
                             error, input_tokens, cached_input_tokens, output_tokens, credits, created_at, decision,
@@ -41,25 +64,10 @@ WITH step AS (
             %(content)s, %(error)s::jsonb, %(input_tokens)s, %(cached_input_tokens)s, %(output_tokens)s,
             %(credits)s, %(at)s, %(decision)s::jsonb, %(instruction)s)
 ), ledger AS (
-    INSERT INTO llm_call_events (id, call_id, user_id, room_id, session_id, turn_id, step_index, agent_key,
-                                 provider, model_alias, provider_model, input_tokens_fresh, input_tokens_cached,
-                                 output_tokens, total_tokens, oe_tokens, multiplier, credits_burned,
-                                 provider_cost_usd, latency_ms, status, usage_estimated, error_code,
-                                 pricing_version, request_id, created_at, purpose)
-    SELECT * FROM jsonb_to_recordset(%(ledger)s::jsonb) AS r(
-        id uuid, call_id uuid, user_id uuid, room_id uuid, session_id uuid, turn_id uuid, step_index integer,
-        agent_key text, provider text, model_alias text, provider_model text, input_tokens_fresh integer,
-        input_tokens_cached integer, output_tokens integer, total_tokens integer, oe_tokens numeric,
-        multiplier numeric, credits_burned numeric, provider_cost_usd numeric, latency_ms integer, status text,
-        usage_estimated boolean, error_code text, pricing_version text, request_id text, created_at timestamptz,
-        purpose text)
+    INSERT INTO llm_call_events ({LEDGER_COLUMNS})
+    SELECT * FROM {LEDGER_RECORDSET}
 ), audit AS (
-    INSERT INTO turn_context_audit (turn_id, input_budget, estimated_tokens, history_turns, actions, created_at)
-    SELECT turn_id, input_budget, estimated_tokens, history_turns, actions, created_at
-    FROM jsonb_to_recordset(%(audit)s::jsonb) AS a(
-        turn_id uuid, input_budget integer, estimated_tokens integer, history_turns integer, actions jsonb,
-        created_at timestamptz)
-    ON CONFLICT (turn_id) DO NOTHING
+    {INSERT_AUDITS}
 ), intents AS (
     DELETE FROM llm_call_intents WHERE turn_id = %(turn_id)s AND step_index = %(step_index)s
 ), events AS (
@@ -69,6 +77,26 @@ WITH step AS (
     ON CONFLICT (turn_id, seq) DO NOTHING
 )
 UPDATE turns SET heartbeat_at = %(at)s WHERE id = %(turn_id)s AND status = 'running'
+"""
+# The summary a turn wrote (none when its call failed), the ledger rows of its summary call, their audit
+# and the removal of their intents: one statement. A turn's second summary violates the unique index
+# on session_summaries.turn_id and writes nothing at all.
+COMMIT_SUMMARY = f"""
+WITH summary AS (
+    INSERT INTO session_summaries (id, session_id, through_turn_index, summary_text, key_facts, decisions,
+                                   open_questions, action_items, created_at, turn_id, turn_index)
+    SELECT id, session_id, through_turn_index, summary_text, key_facts, decisions, open_questions, action_items,
+           created_at, turn_id, turn_index
+    FROM jsonb_to_recordset(%(summary)s::jsonb) AS s(
+        id uuid, session_id uuid, through_turn_index integer, summary_text text, key_facts jsonb, decisions jsonb,
+        open_questions jsonb, action_items jsonb, created_at timestamptz, turn_id uuid, turn_index integer)
+), ledger AS (
+    INSERT INTO llm_call_events ({LEDGER_COLUMNS})
+    SELECT * FROM {LEDGER_RECORDSET}
+), audit AS (
+    {INSERT_AUDITS}
+)
+DELETE FROM llm_call_intents WHERE turn_id = %(turn_id)s AND step_index IS NULL
 """
 # No ON CONFLICT here: a call_id seen twice must fail loudly, never be dropped or counted twice.
 INSERT_LEDGER = """
@@ -138,13 +166,13 @@ class PostgresStepRecorder:
         step: TurnStep,
         ledger: list[LedgerEntry],
         at: datetime,
-        audit: ContextAudit | None = None,
+        audits: list[ContextAudit] | None = None,
         events: list[TurnEvent] | None = None,
     ) -> bool:
         row_id = uuid4()  # the step row's own id, shown as the message id in GET .../messages
         params = step_params(turn_id, step, row_id, at) | {
             "ledger": _json.encode(ledger).decode(),
-            "audit": _json.encode([audit] if audit else []).decode(),
+            "audits": _json.encode(audits or []).decode(),
             "events": events_json(events or []),
         }
         try:
@@ -153,6 +181,24 @@ class PostgresStepRecorder:
         except errors.UniqueViolation as exc:
             if exc.diag.constraint_name == "turn_steps_pkey":
                 return False  # already committed (a replay after a crash): the whole unit is refused
+            raise
+        return True
+
+    async def commit_summary(
+        self, turn_id: UUID, summary: Summary | None, ledger: list[LedgerEntry], audits: list[ContextAudit]
+    ) -> bool:
+        params = {
+            "turn_id": turn_id,
+            "summary": _json.encode([summary] if summary else []).decode(),
+            "ledger": _json.encode(ledger).decode(),
+            "audits": _json.encode(audits).decode(),
+        }
+        try:
+            async with self._pool.connection() as conn:
+                await conn.execute(COMMIT_SUMMARY, params)
+        except errors.UniqueViolation as exc:
+            if exc.diag.constraint_name == "session_summaries_turn_idx":
+                return False
             raise
         return True
 

@@ -41,7 +41,9 @@ SELECT s.room_id, s.turn_count AS next_index, r.current_mode, r.pending_mode, r.
                                                      'model', a.model_alias, 'role_prompt', a.role_prompt,
                                                      'position', a.position)
                                   ORDER BY a.position, a.agent_key COLLATE "C")
-                 FROM agents a WHERE a.room_id = s.room_id), '[]') AS roster
+                 FROM agents a WHERE a.room_id = s.room_id), '[]') AS roster,
+       (SELECT to_jsonb(ss) FROM session_summaries ss WHERE ss.session_id = s.id
+        ORDER BY ss.through_turn_index DESC, ss.created_at DESC LIMIT 1) AS summary
 FROM sessions s JOIN rooms r ON r.id = s.room_id
 WHERE s.id = %(session_id)s AND s.user_id = %(user_id)s AND r.deleted_at IS NULL
 """
@@ -197,7 +199,8 @@ class PostgresTurnStore:
         async with self._pool.connection() as conn:
             read = {"session_id": session_id, "user_id": user_id}
             row = await (await conn.execute(READ_TURN_START, read)).fetchone()
-        return msgspec.convert(row, TurnStart) if row else None
+        # The summary comes as JSON: its timestamps are strings, converted like any JSON input.
+        return msgspec.convert(row, TurnStart, strict=False) if row else None
 
     async def allocate(
         self, turn: TurnContext, *, applied_pending: Mode | None, idempotency_key: str | None, request_hash: str

@@ -12,6 +12,7 @@ import msgspec
 
 from application.ports.events import TurnEvent
 from application.ports.llm import LlmAttempt
+from domain.memory import Summary
 from domain.model import Mode
 from domain.turns import PlannedStep, RosterEntry, StepError, Turn, TurnStatus, TurnStep
 
@@ -38,6 +39,7 @@ class TurnStart(msgspec.Struct, frozen=True, kw_only=True):
     room_goal: str | None
     manager_model: str | None  # the room's manager alias (None: the configured default)
     roster: list[RosterEntry]  # ordered by position, then key
+    summary: Summary | None = None  # the session's newest summary: pinned in every agent's context
 
 
 class TurnContext(msgspec.Struct, frozen=True, kw_only=True):
@@ -76,7 +78,7 @@ class CallIntent(msgspec.Struct, frozen=True, kw_only=True):
 
     call_id: UUID
     turn_id: UUID
-    step_index: int
+    step_index: int | None  # None: the turn's summary call, which belongs to no step
     agent_key: str | None
     provider: str
     model_alias: str
@@ -120,11 +122,19 @@ class LedgerEntry(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ContextAudit(msgspec.Struct, frozen=True, kw_only=True):
+    """Why one call saw what it saw: its model's window and input budget, the estimate of its prompt
+    before and after this turn's summary and pruning, how many raw turns it kept, what fired."""
+
     turn_id: UUID
+    call_id: UUID
+    step_index: int | None  # None: the turn's summary call
+    model: str
+    context_window: int
     input_budget: int
-    estimated_tokens: int
+    estimated_tokens_before: int
+    estimated_tokens_after: int
     history_turns: int
-    actions: list[str]
+    actions: list[str]  # "summarized", "pruned", "history_truncated"
     created_at: datetime
 
 
@@ -199,12 +209,20 @@ class StepRecorder(Protocol):
         step: TurnStep,
         ledger: list[LedgerEntry],
         at: datetime,
-        audit: ContextAudit | None = None,
+        audits: list[ContextAudit] | None = None,
         events: list[TurnEvent] | None = None,
     ) -> bool:
-        """In one transaction: the step row, its ledger rows, the turn's context audit (first step), the
+        """In one transaction: the step row, its ledger rows, the context audit of each of its calls, the
         turn's pending events, and the removal of its intents. False (nothing written) when the step was
         already committed."""
+        ...
+
+    async def commit_summary(
+        self, turn_id: UUID, summary: Summary | None, ledger: list[LedgerEntry], audits: list[ContextAudit]
+    ) -> bool:
+        """In one transaction: the summary the turn wrote (None: its summary call failed), the ledger
+        rows of its summary call, their context audit, and the removal of their intents. False (nothing
+        written) when the turn already wrote its summary."""
         ...
 
     async def open_intents(self, turn_id: UUID) -> list[CallIntent]: ...

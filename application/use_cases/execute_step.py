@@ -23,14 +23,11 @@ from application.ports.pricing import PricingStore
 from application.ports.turns import (
     CallIntent,
     ContextAudit,
-    HistoryStore,
-    HistoryTurn,
     LedgerEntry,
     StepRecorder,
     TurnContext,
 )
 from application.steps import (
-    HISTORY_TURNS,
     PreparedStep,
     TurnRun,
     answered_step,
@@ -73,7 +70,8 @@ class IntentLog:
             await self._durable(lambda: self._recorder.settle_intent(UUID(attempt.call_id), attempt))
 
     async def retract_deltas(self) -> bool:
-        return self._events.retract_deltas(self._template.step_index)
+        index = self._template.step_index
+        return True if index is None else self._events.retract_deltas(index)  # a summary streams nothing
 
 
 class ExecuteStep:
@@ -82,13 +80,12 @@ class ExecuteStep:
         llm: LlmClient,
         catalog: ModelCatalog,
         pricing: PricingStore,
-        history: HistoryStore,
         recorder: StepRecorder,
         clock: Clock,
         ids: IdGenerator,
         patience: Patience,
     ) -> None:
-        self._llm, self._catalog, self._pricing, self._history = llm, catalog, pricing, history
+        self._llm, self._catalog, self._pricing = llm, catalog, pricing
         self._recorder, self._clock, self._ids, self._patience = recorder, clock, ids, patience
 
     async def execute(self, run: TurnRun, planned: PlannedStep, earlier: list[TurnStep]) -> TurnStep:
@@ -107,14 +104,9 @@ class ExecuteStep:
         if spec is None:
             detail = f"Model alias {speaker.model!r} is not configured."
             return await self._commit(run, failed_step(turn, planned, "unknown_model", detail), [], durable)
-        history: list[HistoryTurn] = []
-        if planned.kind is StepKind.AGENT:
-            history = await durable(
-                lambda: self._history.recent(turn.session_id, before_index=turn.turn_index, limit=HISTORY_TURNS)
-            )
         try:
             prepared = prepare_step(
-                turn, planned, earlier, history, spec, call_id=self._ids.new_id(), now=self._clock.now()
+                turn, planned, earlier, run.memory, spec, call_id=self._ids.new_id(), now=self._clock.now()
             )
         except ContextBudgetExceeded as exc:
             return await self._commit(run, failed_step(turn, planned, exc.code, exc.detail), [], durable)
@@ -124,7 +116,7 @@ class ExecuteStep:
         if result.error is not None:
             fields = {"step": planned.index, "agent": speaker.agent_key, "code": result.error.code}
             log.warning("step failed", extra={"fields": fields})
-        return await self._commit(run, answered_step(turn, planned, result, rows), rows, durable, prepared.audit)
+        return await self._commit(run, answered_step(turn, planned, result, rows), rows, durable, [prepared.audit])
 
     async def fail(self, run: TurnRun, planned: PlannedStep, code: str, detail: str) -> TurnStep:
         """Record the step as failed without calling its model."""
@@ -141,13 +133,14 @@ class ExecuteStep:
         what was wrong; then the fallback, finishing with what exists (recorded as the step's error)."""
         turn, planned = run.context, prepared.planned
         result, rows = await self._call(run, prepared, durable, streamed=False)
+        audits = [prepared.audit]
         decision, why = judge(turn, earlier, result)
         if decision is None and result.ok:
             repair = prepare_step(
                 turn,
                 planned,
                 earlier,
-                [],
+                run.memory,
                 prepared.spec,
                 call_id=self._ids.new_id(),
                 now=self._clock.now(),
@@ -155,6 +148,7 @@ class ExecuteStep:
             )
             result, more = await self._call(run, repair, durable, streamed=False)
             rows += more
+            audits.append(repair.audit)
             decision, why = judge(turn, earlier, result)
         if decision is not None:
             step = recorded_step(turn, planned, rows, content=decision_account(decision), error=None, decision=decision)
@@ -163,7 +157,7 @@ class ExecuteStep:
             error = StepError(code="invalid_decision", detail=f"No valid decision after one repair: {why}")
             log.warning("manager fell back", extra={"fields": {"step": planned.index, "why": why}})
             step = recorded_step(turn, planned, rows, content=fallback.reason, error=error, decision=fallback)
-        return await self._commit(run, step, rows, durable, prepared.audit)
+        return await self._commit(run, step, rows, durable, audits)
 
     async def _call(
         self, run: TurnRun, prepared: PreparedStep, durable: Durable[object], *, streamed: bool
@@ -190,13 +184,13 @@ class ExecuteStep:
         step: TurnStep,
         entries: list[LedgerEntry],
         durable: Durable[object],
-        audit: ContextAudit | None = None,
+        audits: list[ContextAudit] | None = None,
     ) -> TurnStep:
         turn_id, events, now = run.context.turn_id, run.events, self._clock.now()
         events.step_completed(step)
         pending = events.take()
         # The answer is paid for and only memory holds it: wait for the database rather than lose it.
-        if await durable(lambda: self._recorder.commit_step(turn_id, step, entries, now, audit, pending)):
+        if await durable(lambda: self._recorder.commit_step(turn_id, step, entries, now, audits, pending)):
             run.attempts += len(entries)
             events.settle(pending)
             return step

@@ -19,23 +19,32 @@ from application.ports.pricing import PricingStore
 from application.ports.turns import StepExecutor, StepRecorder, TurnContext, TurnRunner, TurnStore
 from application.steps import TurnRun, who
 from application.use_cases.execute_step import ExecuteStep
+from application.use_cases.remember_session import RememberSession
 from domain.orchestration import orchestration_of
 from domain.outcome import turn_status
 from domain.planning import next_step
-from domain.turns import PlannedStep, StepError, Turn, TurnStatus, TurnStep, TurnUsage
+from domain.turns import PlannedStep, StepError, StepUsage, Turn, TurnStatus, TurnStep, TurnUsage
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
 def finished_turn(
-    context: TurnContext, status: TurnStatus, steps: list[TurnStep], llm_calls: int, completed_at: datetime
+    context: TurnContext,
+    status: TurnStatus,
+    steps: list[TurnStep],
+    llm_calls: int,
+    completed_at: datetime,
+    overhead: list[StepUsage] | None = None,
 ) -> Turn:
+    """The turn as its run saw it end. Its usage is that of every ledger row of the turn: its steps'
+    and, in `overhead`, the calls that belong to no step (its summary's)."""
+    spent = [s.usage for s in steps] + (overhead or [])
     usage = TurnUsage(
         llm_calls=llm_calls,
-        input_tokens=sum(s.usage.input_tokens for s in steps),
-        output_tokens=sum(s.usage.output_tokens for s in steps),
-        credits=sum((s.usage.credits for s in steps), start=TurnUsage().credits),
+        input_tokens=sum(u.input_tokens for u in spent),
+        output_tokens=sum(u.output_tokens for u in spent),
+        credits=sum((u.credits for u in spent), start=TurnUsage().credits),
     )
     return Turn(
         id=context.turn_id,
@@ -63,6 +72,7 @@ class RunTurn:
         turns: TurnStore,
         runner: TurnRunner,
         execute_step: ExecuteStep,
+        memory: RememberSession,
         events: TurnEventStore,
         recorder: StepRecorder,
         pricing: PricingStore,
@@ -71,6 +81,7 @@ class RunTurn:
         ids: IdGenerator,
     ) -> None:
         self._turns, self._runner, self._step, self._events = turns, runner, execute_step, events
+        self._memory = memory
         self._recorder, self._pricing, self._patience = recorder, pricing, patience
         self._clock, self._ids = clock, ids
         self._running: set[UUID] = set()  # turns this process is running (paused ones included)
@@ -117,6 +128,7 @@ class RunTurn:
         events.started()
         run = TurnRun(context=context, events=events, resuming=resume, on_pause=on_pause)
         try:
+            run.memory = await self._memory.prepare(run)
             runner = self._runner.resume if resume else self._runner.run
             steps = await runner(context, self._steps_of(run), program)
         except StoreUnavailable:
@@ -130,7 +142,7 @@ class RunTurn:
         completed_at = self._clock.now()
         if not resume:
             # Every row of this turn was written by this run: no need to read them back.
-            turn = finished_turn(context, status, steps, run.attempts, completed_at)
+            turn = finished_turn(context, status, steps, run.attempts, completed_at, run.overhead)
             events.turn_completed(turn)
             await durable(lambda: self._finish(context, status, None, events, completed_at))
             return turn

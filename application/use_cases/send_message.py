@@ -10,6 +10,7 @@ from uuid import UUID
 import msgspec
 
 from application.errors import StoreUnavailable, TurnUnavailable
+from application.memory import summary_block
 from application.ports.catalog import ModelCatalog
 from application.ports.clock import Clock, IdGenerator
 from application.ports.events import TurnEvent
@@ -99,7 +100,8 @@ class SendMessage:
             raise TurnInProgress("Another turn of this session is still running.")
         mode, _ = apply_pending(start.current_mode, start.pending_mode)  # invariant 7: fixed from here on
         manager = (start.manager_model or self._manager_model) if mode is Mode.ORCHESTRATOR else None
-        steps = self._plan(mode, start.roster, message, manager)  # may refuse (4xx): nothing has been written
+        # May refuse (4xx): nothing has been written.
+        steps = self._plan(mode, start.roster, message, manager, summary_block(start.summary))
         context = TurnContext(
             turn_id=self._ids.new_id(),
             user_id=user_id,
@@ -144,22 +146,25 @@ class SendMessage:
     ) -> Turn:
         return await self._run_turn.execute(context, listener=listener, on_pause=on_pause)
 
-    def _plan(self, mode: Mode, roster: list[RosterEntry], message: str, manager: str | None) -> list[PlannedStep]:
+    def _plan(
+        self, mode: Mode, roster: list[RosterEntry], message: str, manager: str | None, summary: str
+    ) -> list[PlannedStep]:
         steps = plan_turn(mode, roster, message)
         if len(steps) > self._max_agents:  # a room filled before the limit was lowered
             raise too_many_agents(self._max_agents)
         # An orchestrated turn's manager may call any agent, and reads the message and the roster itself.
-        speakers = [(s.agent.agent_key, s.agent.model, s.agent.role_prompt) for s in steps if s.agent]
+        speakers = [(s.agent.agent_key, s.agent.model, s.agent.role_prompt + summary) for s in steps if s.agent]
         if mode is Mode.ORCHESTRATOR:
             roster_text = "\n".join(f"{a.agent_key} {a.name} {a.role_prompt}" for a in roster)
-            speakers = [(a.agent_key, a.model, a.role_prompt) for a in roster] + [
+            speakers = [(a.agent_key, a.model, a.role_prompt + summary) for a in roster] + [
                 ("manager", manager or "", roster_text)
             ]
         self._check_budget(speakers, message)
         return steps
 
     def _check_budget(self, speakers: list[tuple[str, str, str]], message: str) -> None:
-        """Refuse up front a message that cannot fit some speaker's context even without history."""
+        """Refuse up front a message that cannot fit some speaker's context even without history (the
+        session's summary, pinned in every agent's context, counts: it is in the role prompt here)."""
         for key, model, role_prompt in speakers:
             spec = self._catalog.spec(model)
             budget = compute_budget(spec.context_window if spec else None).input_budget

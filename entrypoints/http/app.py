@@ -19,7 +19,7 @@ from entrypoints.http.deps import authenticated, dependencies_from, resolve
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.middleware import HttpEnvelope
 from entrypoints.http.responses import JsonResponse
-from entrypoints.http.routes import agents, catalog, rooms, service, sessions, turns, usage, users
+from entrypoints.http.routes import agents, catalog, memory, rooms, service, sessions, turns, usage, users
 from entrypoints.supervisor import TurnSupervisor
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -48,6 +48,8 @@ API_HANDLERS = [
     turns.list_turns,
     turns.get_turn,
     turns.turn_events,
+    memory.get_summary,
+    memory.get_turn_context,
     usage.usage_events,
     usage.usage_summary,
 ]
@@ -73,6 +75,7 @@ def create_app(container: Any, *, manage_resources: bool = True) -> Litestar:
         if manage_resources:
             await init_resources(container)
         container.manager_model()  # an unknown PANTHEON_MANAGER_MODEL stops the start, naming the setting
+        container.summary_model()  # likewise PANTHEON_SUMMARY_MODEL
         # The config's per-model prices become a pricing version before any turn is priced (no-op if unchanged).
         await container.publish_prices().execute()
         supervisor = TurnSupervisor(

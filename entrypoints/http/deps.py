@@ -39,6 +39,8 @@ USE_CASES = (
     "read_turn_events",
     "list_turns",
     "get_turn",
+    "get_summary",
+    "get_turn_context",
     "list_usage_events",
     "usage_summary",
 )

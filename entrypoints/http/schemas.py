@@ -11,9 +11,10 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from application.ports.sessions import Message
-from application.ports.turns import LedgerEntry
+from application.ports.turns import ContextAudit, LedgerEntry
 from application.ports.usage import UsageTotals
 from application.use_cases.catalog import ModelListing
+from domain.memory import Summary
 from domain.model import Agent, Mode, Room, Session, User
 from domain.pricing import PricingVersion
 from domain.turns import Turn
@@ -253,3 +254,33 @@ class UsageEvents(msgspec.Struct):
 
 class UsageSummaryOut(msgspec.Struct):
     items: list[UsageTotals]
+
+
+class SummaryOut(msgspec.Struct, kw_only=True):
+    session_id: UUID
+    through_turn_index: int
+    summary_text: str
+    key_facts: list[str]
+    decisions: list[str]
+    open_questions: list[str]
+    action_items: list[str]
+    created_at: datetime
+    turn_id: UUID | None  # the turn that wrote (and paid for) it
+
+    @classmethod
+    def of(cls, summary: Summary) -> SummaryOut:
+        return cls(
+            session_id=summary.session_id,
+            through_turn_index=summary.through_turn_index,
+            summary_text=summary.summary_text,
+            key_facts=summary.key_facts,
+            decisions=summary.decisions,
+            open_questions=summary.open_questions,
+            action_items=summary.action_items,
+            created_at=summary.created_at,
+            turn_id=summary.turn_id,
+        )
+
+
+class ContextAuditList(msgspec.Struct):
+    items: list[ContextAudit]

@@ -172,12 +172,18 @@ async def test_fifty_concurrent_sends_to_one_session(client: AsyncTestClient, da
     assert [t["turn_index"] for t in turns] == list(range(statuses.count(201)))
     assert all(t["status"] == "completed" for t in turns)
     with psycopg.connect(database_url) as conn:
-        steps, rows, distinct = conn.execute(
+        steps, rows, distinct, summary_rows, summaries = conn.execute(
             "SELECT (SELECT count(*) FROM turn_steps st JOIN turns t ON t.id = st.turn_id WHERE t.session_id = %s),"
-            " count(*), count(DISTINCT call_id) FROM llm_call_events WHERE session_id = %s",
-            (session, session),
+            " count(*) FILTER (WHERE purpose <> 'summary'), count(DISTINCT call_id),"
+            " count(*) FILTER (WHERE purpose = 'summary'),"
+            " (SELECT count(*) FROM session_summaries WHERE session_id = %s)"
+            " FROM llm_call_events WHERE session_id = %s",
+            (session, session, session),
         ).fetchone()
-    assert steps == rows == distinct == 2 * len(turns)
+    assert steps == rows == 2 * len(turns)
+    # Every 8 turns the session is summarised first: one more call, paid once, belonging to no step.
+    assert summary_rows == summaries == (len(turns) - 1) // 8
+    assert distinct == rows + summary_rows
 
 
 async def test_usage_summary_and_pagination_and_deleted_rooms(client: AsyncTestClient) -> None:
@@ -248,20 +254,19 @@ async def test_roster_changes_during_a_turn_apply_to_the_next_one(database_url: 
         assert (nxt["mode"], [s["agent_key"] for s in nxt["steps"]]) == ("manual", ["cy", "bob"])
 
 
-async def test_each_turn_writes_one_context_audit_row_with_its_history(
-    client: AsyncTestClient, database_url: str
-) -> None:
+async def test_each_call_writes_one_context_audit_row_with_its_history(client: AsyncTestClient) -> None:
     headers, _, session = await council(client, "ada", "bob", mode="roundtable")
     turns = [(await send(client, headers, session, f"message {i}")).json() for i in range(3)]
-    with psycopg.connect(database_url) as conn:
-        rows = conn.execute(
-            "SELECT turn_id, history_turns, input_budget, estimated_tokens, actions"
-            " FROM turn_context_audit WHERE turn_id = ANY(%s)",
-            ([t["id"] for t in turns],),
-        ).fetchall()
-    by_turn = {str(r[0]): r for r in rows}
-    assert [by_turn[t["id"]][1] for t in turns] == [0, 1, 2]  # earlier turns of the session are in context
-    assert all(r[2] > r[3] > 0 and r[4] == [] for r in rows)
+    for index, turn in enumerate(turns):
+        reply = await client.get(f"{API}/sessions/{session}/turns/{turn['id']}/context", headers=headers)
+        assert reply.status_code == 200
+        rows = reply.json()["items"]
+        assert [(r["step_index"], r["model"]) for r in rows] == [(0, "sim"), (1, "sim")]
+        assert [r["history_turns"] for r in rows] == [index, index]  # earlier turns of the session are in context
+        assert all(r["context_window"] > r["input_budget"] > r["estimated_tokens_after"] > 0 for r in rows)
+        assert all(r["estimated_tokens_before"] == r["estimated_tokens_after"] and r["actions"] == [] for r in rows)
+        # bob reads ada's answer of this turn: his prompt is the longer one.
+        assert rows[1]["estimated_tokens_after"] > rows[0]["estimated_tokens_after"]
 
 
 async def test_prompts_and_messages_stay_out_of_the_logs(client: AsyncTestClient, caplog) -> None:

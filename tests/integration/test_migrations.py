@@ -7,7 +7,7 @@ import pytest
 
 from adapters.postgres.embedded import with_database
 from adapters.postgres.schema import apply_migrations, rollback_migrations
-from tests.conftest import clone_database, drop_database
+from tests.conftest import ROOT, clone_database, drop_database
 
 EXPECTED_TABLES = {
     "users",
@@ -40,12 +40,21 @@ def empty_url(pg_admin_uri: str):
     drop_database(pg_admin_uri, name)
 
 
+MIGRATIONS = len([p for p in (ROOT / "migrations").glob("*.sql") if not p.name.endswith(".rollback.sql")])
+
+
+def test_every_migration_has_its_rollback() -> None:
+    names = {p.name for p in (ROOT / "migrations").glob("*.sql")}
+    assert MIGRATIONS >= 6
+    assert all(n.replace(".sql", ".rollback.sql") in names for n in names if not n.endswith(".rollback.sql"))
+
+
 def test_apply_rollback_apply(empty_url: str) -> None:
-    assert apply_migrations(empty_url) == 5
+    assert apply_migrations(empty_url) == MIGRATIONS
     assert EXPECTED_TABLES <= tables(empty_url)
-    assert rollback_migrations(empty_url) == 5
+    assert rollback_migrations(empty_url) == MIGRATIONS
     assert tables(empty_url) & EXPECTED_TABLES == set()
-    assert apply_migrations(empty_url) == 5
+    assert apply_migrations(empty_url) == MIGRATIONS
     assert EXPECTED_TABLES <= tables(empty_url)
     assert apply_migrations(empty_url) == 0
 

@@ -21,6 +21,7 @@ from adapters.memory.stores import (
 from adapters.memory.turns import (
     MemoryHistoryStore,
     MemoryStepRecorder,
+    MemorySummaryStore,
     MemoryTurnEventStore,
     MemoryTurnStore,
     MemoryUsageLedger,
@@ -46,6 +47,7 @@ def fake_container() -> tuple[Container, MemoryDatabase]:
     container.turn_store.override(providers.Object(MemoryTurnStore(db)))
     container.history_store.override(providers.Object(MemoryHistoryStore(db)))
     container.step_recorder.override(providers.Object(MemoryStepRecorder(db)))
+    container.memory_store.override(providers.Object(MemorySummaryStore(db)))
     container.event_store.override(providers.Object(MemoryTurnEventStore(db)))
     container.usage_ledger.override(providers.Object(MemoryUsageLedger(db)))
     container.llm.override(providers.Object(SimulatedLlm()))

@@ -2,8 +2,7 @@ import math
 
 import pytest
 
-from domain.budget import Budget, compute_budget, estimate_tokens, fit_history
-from domain.errors import ContextBudgetExceeded
+from domain.budget import Budget, compute_budget, estimate_tokens, message_tokens
 
 
 @pytest.mark.parametrize(
@@ -49,27 +48,6 @@ def test_negative_max_output_is_rejected():
         compute_budget(8192, max_output_tokens=-1)
 
 
-def test_fit_history_keeps_newest_items_that_fit():
-    # 100 used; newest-first items 300, 400 fit (800), 250 would make 1050 > 1000.
-    assert fit_history(60, 40, [300, 400, 250, 10], 1000) == 2
-
-
-def test_fit_history_stops_at_first_misfit_without_skipping():
-    assert fit_history(0, 100, [950, 1, 1], 1000) == 0
-
-
-def test_fit_history_exact_fit_counts():
-    assert fit_history(500, 100, [400], 1000) == 1
-    assert fit_history(500, 100, [200, 200], 1000) == 2
-
-
-def test_fit_history_everything_fits_or_nothing_to_fit():
-    assert fit_history(10, 10, [1, 2, 3], 1000) == 3
-    assert fit_history(10, 10, [], 1000) == 0
-
-
-def test_system_and_message_alone_over_budget_raises():
-    assert fit_history(600, 400, [1], 1000) == 0
-    with pytest.raises(ContextBudgetExceeded) as info:
-        fit_history(600, 401, [], 1000)
-    assert info.value.code == "context_budget_exceeded"
+def test_a_message_costs_its_text_and_its_role_markers():
+    assert message_tokens("") == 4
+    assert message_tokens("x" * 16) == estimate_tokens("x" * 16) + 4 == 9

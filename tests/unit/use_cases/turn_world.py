@@ -7,6 +7,7 @@ from uuid import UUID
 from adapters.memory.turns import (
     MemoryHistoryStore,
     MemoryStepRecorder,
+    MemorySummaryStore,
     MemoryTurnEventStore,
     MemoryTurnStore,
     SequentialTurnRunner,
@@ -18,6 +19,7 @@ from application.ports.turns import TurnContext
 from application.steps import TurnRun
 from application.use_cases.execute_step import ExecuteStep
 from application.use_cases.recover_turns import RecoverTurns
+from application.use_cases.remember_session import RememberSession
 from application.use_cases.run_turn import RunTurn
 from application.use_cases.send_message import SendMessage
 from domain.model import Mode
@@ -66,12 +68,26 @@ class TurnWorld(World):
         self.history = MemoryHistoryStore(self.db)
         self.recorder = MemoryStepRecorder(self.db)
         self.events = MemoryTurnEventStore(self.db)
+        self.summaries = MemorySummaryStore(self.db)
+        self.summary_model = "sim"
         self.llm = ScriptedLlm()
         self.patience = Patience(0)
 
     def executor(self) -> ExecuteStep:
-        return ExecuteStep(
-            self.llm, self.catalog, self.pricing, self.history, self.recorder, self.clock, self.ids, self.patience
+        return ExecuteStep(self.llm, self.catalog, self.pricing, self.recorder, self.clock, self.ids, self.patience)
+
+    def memory(self) -> RememberSession:
+        return RememberSession(
+            self.llm,
+            self.catalog,
+            self.pricing,
+            self.history,
+            self.summaries,
+            self.recorder,
+            self.clock,
+            self.ids,
+            self.patience,
+            summary_model=self.summary_model,
         )
 
     async def run_step(self, context: TurnContext, index: int) -> TurnStep:
@@ -84,6 +100,7 @@ class TurnWorld(World):
             self.turns,
             SequentialTurnRunner(),
             self.executor(),
+            self.memory(),
             self.events,
             self.recorder,
             self.pricing,
