@@ -71,7 +71,8 @@ def _history_pair(turn: HistoryTurn) -> list[ChatMessage]:
     return [ChatMessage("user", turn.user_message), ChatMessage("assistant", answers)]
 
 
-def _pair_tokens(turn: HistoryTurn) -> int:
+def turn_tokens(turn: HistoryTurn) -> int:
+    """What an earlier turn costs in an agent's prompt: its user message and its answers."""
     return sum(message_tokens(m.content) for m in _history_pair(turn))
 
 
@@ -95,7 +96,7 @@ def build_call_context(
     message = current_message(turn, earlier, instruction)
     budget = compute_budget(spec.context_window if spec else None).input_budget
     pinned = message_tokens(system) + message_tokens(message)
-    counts = [_pair_tokens(h) for h in memory.history]
+    counts = [turn_tokens(h) for h in memory.history]
     kept = keep_history(pinned, counts, budget)
     messages = [ChatMessage("system", system)]
     for past in reversed(memory.history[:kept]):
@@ -104,7 +105,7 @@ def build_call_context(
     before = pinned + sum(counts)
     if memory.summarized:
         before = message_tokens(_system(turn, agent, memory.before_summary)) + message_tokens(message)
-        before += sum(_pair_tokens(h) for h in memory.before_history)
+        before += sum(turn_tokens(h) for h in memory.before_history)
     actions = [
         action
         for action, fired in (
@@ -130,4 +131,4 @@ def session_tokens(
     """The session's context as the turn finds it, for the summary threshold: the largest system layers
     among `agents`, the user's message and every raw turn after the summary."""
     system = max((message_tokens(_system(turn, agent, summary)) for agent in agents), default=0)
-    return system + message_tokens(turn.user_message) + sum(_pair_tokens(h) for h in history)
+    return system + message_tokens(turn.user_message) + sum(turn_tokens(h) for h in history)

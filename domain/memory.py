@@ -15,7 +15,8 @@ from domain.errors import ContextBudgetExceeded
 SUMMARY_EVERY_TURNS = 8  # a summary at least every 8 turns (when there is something to fold)
 SUMMARY_AT_PERCENT = 70  # ... or as soon as the context reaches 70 % of the smallest budget
 PRUNE_AT_PERCENT = 90  # after summarising, at 90 % the raw turns outside the last 4 leave the prompt
-KEEP_RECENT_TURNS = 4  # the newest turns, never folded into a summary and pruned last
+KEEP_RECENT_TURNS = 4  # the newest turns: folded last and pruned last
+KEEP_AFTER_BUDGET_PERCENT = 25  # a summary the budget called for keeps raw only the newest turns in 25 %
 MAX_SUMMARY_ITEMS = 40  # per list of a summary
 MAX_SUMMARY_ITEM_CHARS = 1_000
 MAX_SUMMARY_TEXT_CHARS = 8_000
@@ -93,28 +94,36 @@ def decode_summary(text: str) -> SummaryContent:
     return content
 
 
-def foldable_through(turn_index: int) -> int:
-    """The newest turn a summary written at the start of turn `turn_index` folds: all but the last 4."""
-    return turn_index - 1 - KEEP_RECENT_TURNS
+def plan_summary(
+    turn_index: int,
+    last: Summary | None,
+    context_tokens: int,
+    smallest_budget: int,
+    raw: Sequence[tuple[int, int]],
+) -> tuple[str, int] | None:
+    """Whether the turn `turn_index` must summarise first: (why, the newest turn to fold), or None.
 
-
-def summary_due(
-    turn_index: int, last: Summary | None, context_tokens: int, smallest_budget: int
-) -> str | None:
-    """Why the turn `turn_index` must summarise first ("budget" or "turns"), or None.
-
-    A summary is due when the session's context reaches 70 % of the smallest input budget among the
-    turn's agents, or 8 turns after the last summary (after the session's start for the first), and
-    only when some turn outside the last 4 is not yet folded: each threshold fires once, not on every
-    turn after it."""
+    `raw` lists the unfolded turns as (turn_index, tokens), newest first; `context_tokens` is the
+    session's context as the turn finds it. A summary is due when that context reaches 70 % of the
+    smallest input budget among the turn's agents ("budget"): it folds the older turns, keeping raw
+    only the newest that fit in a quarter of the budget (at most 4), so the context falls well below
+    the threshold and the next crossing is a real one. Else 8 turns after the last summary (after the
+    session's start for the first) ("turns"): it folds all but the last 4 turns. Either fires only when
+    there is something to fold: a threshold fires once, not on every turn after it."""
     folded = last.through_turn_index if last else -1
-    if foldable_through(turn_index) <= folded:
-        return None
     if context_tokens * 100 >= SUMMARY_AT_PERCENT * smallest_budget:
-        return "budget"
+        kept, total = 0, 0
+        for _, tokens in raw[:KEEP_RECENT_TURNS]:
+            if (total + tokens) * 100 > KEEP_AFTER_BUDGET_PERCENT * smallest_budget:
+                break
+            kept, total = kept + 1, total + tokens
+        through = raw[kept - 1][0] - 1 if kept else turn_index - 1
+        if through > folded:
+            return "budget", through
     since = turn_index - (last.turn_index if last else 0)
-    if since >= SUMMARY_EVERY_TURNS:
-        return "turns"
+    through = turn_index - 1 - KEEP_RECENT_TURNS
+    if since >= SUMMARY_EVERY_TURNS and through > folded:
+        return "turns", through
     return None
 
 

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from application.context import session_tokens
+from application.context import session_tokens, turn_tokens
 from application.errors import StoreUnavailable
 from application.ledger import attempt_entry, step_usage
 from application.memory import SUMMARY_FORMAT, Memory, summary_messages
@@ -26,7 +26,7 @@ from application.ports.turns import CallIntent, ContextAudit, HistoryStore, Hist
 from application.steps import HISTORY_TURNS, TurnRun, estimate_messages
 from application.use_cases.execute_step import IntentLog
 from domain.budget import compute_budget
-from domain.memory import Summary, SummaryContent, SummaryError, decode_summary, foldable_through, summary_due
+from domain.memory import Summary, SummaryContent, SummaryError, decode_summary, plan_summary
 from domain.model import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -73,11 +73,12 @@ class RememberSession:
         agents = [s.agent for s in turn.plan if s.agent is not None] or turn.roster
         budgets = [compute_budget(self._window(a.model)).input_budget for a in agents]
         tokens = session_tokens(turn, agents, last, raw)
-        why = summary_due(turn.turn_index, last, tokens, min(budgets, default=0))
+        sizes = [(t.turn_index, turn_tokens(t)) for t in raw]
+        due = plan_summary(turn.turn_index, last, tokens, min(budgets, default=0), sizes)
         kept = Memory(summary=last, history=raw, truncated=truncated)
-        if why is None:
+        if due is None:
             return kept
-        through = foldable_through(turn.turn_index)
+        why, through = due
         try:
             summary = await self._summarize(run, last, [t for t in raw if t.turn_index <= through], through, durable)
         except StoreUnavailable:

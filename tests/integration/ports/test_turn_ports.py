@@ -17,18 +17,30 @@ from adapters.memory.stores import MemoryDatabase
 from adapters.memory.turns import (
     MemoryHistoryStore,
     MemoryStepRecorder,
+    MemorySummaryStore,
     MemoryTurnEventStore,
     MemoryTurnStore,
     MemoryUsageLedger,
 )
 from adapters.postgres.events import PostgresTurnEventStore
 from adapters.postgres.ledger import PostgresUsageLedger
+from adapters.postgres.memory import PostgresSummaryStore
 from adapters.postgres.steps import PostgresStepRecorder
 from adapters.postgres.turns import PostgresHistoryStore, PostgresTurnStore
 from application.ports.events import TurnEvent, TurnEventStore
-from application.ports.turns import CallIntent, HistoryStore, LedgerEntry, StepRecorder, TurnContext, TurnStore
+from application.ports.memory import SummaryStore
+from application.ports.turns import (
+    CallIntent,
+    ContextAudit,
+    HistoryStore,
+    LedgerEntry,
+    StepRecorder,
+    TurnContext,
+    TurnStore,
+)
 from application.ports.usage import UsageLedger
 from domain.errors import IdempotencyConflict, TurnInProgress
+from domain.memory import Summary
 from domain.model import Mode, Room, User
 from domain.turns import StepError, StepKind, StepStatus, StepUsage, TurnStatus, TurnStep
 from tests.integration.ports.test_stores import (
@@ -52,6 +64,7 @@ class TurnPorts:
     recorder: StepRecorder
     events: TurnEventStore
     ledger: UsageLedger
+    memory: SummaryStore
 
 
 @pytest.fixture(params=["memory", "postgres"])
@@ -65,6 +78,7 @@ def ports(request: pytest.FixtureRequest) -> TurnPorts:
             MemoryStepRecorder(db),
             MemoryTurnEventStore(db),
             MemoryUsageLedger(db),
+            MemorySummaryStore(db),
         )
     pool = request.getfixturevalue("pool")
     return TurnPorts(
@@ -74,6 +88,7 @@ def ports(request: pytest.FixtureRequest) -> TurnPorts:
         PostgresStepRecorder(pool),
         PostgresTurnEventStore(pool),
         PostgresUsageLedger(pool),
+        PostgresSummaryStore(pool),
     )
 
 
@@ -380,3 +395,108 @@ async def test_the_conversation_reads_back_the_turns_and_their_answers(ports: Tu
     ]
     later = await ports.stores.sessions.messages_of(owner.id, session, limit=10, after=(0, 0))
     assert [m.position for m in later] == [1]
+
+
+# Session memory (SummaryStore, StepRecorder.commit_summary) ----------------------------------------
+
+
+def a_summary(turn: TurnContext, through: int, text: str = "So far.") -> Summary:
+    return Summary(
+        id=uuid.uuid4(),
+        session_id=turn.session_id,
+        through_turn_index=through,
+        summary_text=text,
+        key_facts=["Fact: AMBER-7."],
+        decisions=["PostgreSQL"],
+        open_questions=[],
+        action_items=["ship"],
+        created_at=tick(),
+        turn_id=turn.turn_id,
+        turn_index=turn.turn_index,
+    )
+
+
+def audit(turn: TurnContext, call_id: uuid.UUID, index: int | None, actions: list[str] | None = None) -> ContextAudit:
+    return ContextAudit(
+        turn_id=turn.turn_id,
+        call_id=call_id,
+        step_index=index,
+        model="sim",
+        context_window=32_768,
+        input_budget=29_082,
+        estimated_tokens_before=900,
+        estimated_tokens_after=400,
+        history_turns=2,
+        actions=actions or [],
+        created_at=tick(),
+    )
+
+
+def summary_intent(turn: TurnContext) -> CallIntent:
+    return msgspec.structs.replace(intent(turn, 0), step_index=None, agent_key=None, purpose="summary")
+
+
+async def test_a_summary_commits_once_with_its_rows_and_audit_and_clears_only_its_intents(ports: TurnPorts) -> None:
+    owner, _, session = await a_session(ports, "ada")
+    turn = await start_turn(ports.turns, owner.id, session, now=tick())
+    assert await ports.memory.latest_summary(session) is None
+    planned, agents_intent = summary_intent(turn), intent(turn, 0)
+    await ports.recorder.record_intent(planned)
+    await ports.recorder.record_intent(agents_intent)
+    paid = msgspec.structs.replace(
+        row(turn, 0, call_id=planned.call_id), step_index=None, agent_key=None, purpose="summary"
+    )
+    written = a_summary(turn, 3)
+    assert await ports.recorder.commit_summary(turn.turn_id, written, [paid], [audit(turn, planned.call_id, None)])
+    assert await ports.recorder.open_intents(turn.turn_id) == [agents_intent]  # the step's intent stays
+    assert await ports.memory.latest_summary(session) == written
+    assert await ports.memory.summary_of(owner.id, session) == written
+    # The same turn cannot write a second summary: the whole unit is refused, nothing is billed twice.
+    again = msgspec.structs.replace(row(turn, 0), step_index=None, purpose="summary")
+    assert not await ports.recorder.commit_summary(turn.turn_id, a_summary(turn, 4), [again], [])
+    page = await ports.ledger.events(owner.id, turn_id=turn.turn_id, session_id=None, limit=10, after=None)
+    assert [(e.call_id, e.step_index, e.purpose) for e in page.items] == [(planned.call_id, None, "summary")]
+
+
+async def test_a_failed_summary_commits_its_paid_rows_without_a_summary(ports: TurnPorts) -> None:
+    owner, _, session = await a_session(ports, "ada")
+    turn = await start_turn(ports.turns, owner.id, session, now=tick())
+    failed = msgspec.structs.replace(row(turn, 0), step_index=None, status="error", purpose="summary")
+    assert await ports.recorder.commit_summary(turn.turn_id, None, [failed], [])
+    assert await ports.memory.latest_summary(session) is None
+    assert await ports.memory.summary_of(owner.id, session) is None
+    page = await ports.ledger.events(owner.id, turn_id=turn.turn_id, session_id=None, limit=10, after=None)
+    assert [e.status for e in page.items] == ["error"]
+
+
+async def test_the_newest_summary_is_the_one_folding_most_and_only_its_owner_reads_it(ports: TurnPorts) -> None:
+    owner, room, session = await a_session(ports, "ada")
+    first = await start_turn(ports.turns, owner.id, session, now=tick())
+    await ports.turns.finish_turn(first.turn_id, TurnStatus.COMPLETED, tick(), None)
+    second = await start_turn(ports.turns, owner.id, session, now=tick())
+    older, newer = a_summary(first, 3, "older"), a_summary(second, 11, "newer")
+    assert await ports.recorder.commit_summary(second.turn_id, newer, [], [])
+    assert await ports.recorder.commit_summary(first.turn_id, older, [], [])
+    assert (await ports.memory.latest_summary(session)) == newer
+    start = await ports.turns.turn_start(owner.id, session)
+    assert start is not None and start.summary == newer  # the up-front budget check counts it
+    stranger = await add_user(ports.stores)
+    assert await ports.memory.summary_of(stranger.id, session) is None
+    await ports.stores.rooms.delete_room(owner.id, room.id, tick())
+    assert await ports.memory.summary_of(owner.id, session) is None
+
+
+async def test_a_turns_context_audit_lists_each_call_in_order_for_its_owner_only(ports: TurnPorts) -> None:
+    owner, _, session = await a_session(ports, "ada", "bob")
+    turn = await start_turn(ports.turns, owner.id, session, now=tick())
+    assert await ports.memory.context_of(owner.id, session, turn.turn_id) == []  # a turn with no call yet
+    summary_call, ada_call, bob_call = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    audits = [audit(turn, summary_call, None), audit(turn, ada_call, 0, ["summarized"])]
+    assert await ports.recorder.commit_summary(turn.turn_id, a_summary(turn, 0), [], audits[:1])
+    assert await ports.recorder.commit_step(turn.turn_id, step(0, "ada"), [], tick(), audits=audits[1:])
+    later = audit(turn, bob_call, 1, ["summarized", "pruned"])
+    assert await ports.recorder.commit_step(turn.turn_id, step(1, "bob"), [], tick(), audits=[later])
+    assert await ports.memory.context_of(owner.id, session, turn.turn_id) == [*audits, later]
+    stranger = await add_user(ports.stores)
+    assert await ports.memory.context_of(stranger.id, session, turn.turn_id) is None
+    assert await ports.memory.context_of(owner.id, uuid.uuid4(), turn.turn_id) is None

@@ -15,9 +15,8 @@ from domain.memory import (
     Summary,
     SummaryError,
     decode_summary,
-    foldable_through,
     keep_history,
-    summary_due,
+    plan_summary,
 )
 
 AT = datetime(2026, 12, 2, tzinfo=UTC)
@@ -38,32 +37,44 @@ def summary(through: int, written_at: int) -> Summary:
     )
 
 
-def test_the_turn_count_threshold_fires_once_every_8_turns():
+def raw_turns(newest: int, tokens: int, oldest: int = 0) -> list[tuple[int, int]]:
+    return [(i, tokens) for i in range(newest, oldest - 1, -1)]
+
+
+def test_the_turn_count_threshold_fires_once_every_8_turns_and_folds_all_but_the_last_4():
     due = []
     last = None
     for index in range(30):
-        why = summary_due(index, last, context_tokens=10, smallest_budget=10_000)
-        if why:
-            due.append((index, why))
-            last = summary(foldable_through(index), index)
-    assert due == [(8, "turns"), (16, "turns"), (24, "turns")]
-    assert last is not None and last.through_turn_index == 24 - 1 - KEEP_RECENT_TURNS
+        folded = last.through_turn_index if last else -1
+        plan = plan_summary(index, last, 10, 10_000, raw_turns(index - 1, 1, folded + 1))
+        if plan:
+            due.append((index, *plan))
+            last = summary(plan[1], index)
+    assert due == [(8, "turns", 3), (16, "turns", 11), (24, "turns", 19)]
+    assert 24 - 1 - KEEP_RECENT_TURNS == 19
 
 
-def test_the_budget_threshold_fires_at_70_percent_and_not_again_until_there_is_more_to_fold():
-    assert summary_due(6, None, context_tokens=699, smallest_budget=1000) is None
-    assert summary_due(6, None, context_tokens=700, smallest_budget=1000) == "budget"
-    written = summary(foldable_through(6), 6)  # folds turns 0 and 1
-    # Still over 70 % (the last four turns are big), but nothing outside them is left to fold.
-    assert summary_due(7, written, context_tokens=900, smallest_budget=1000) == "budget"  # turn 2 is foldable now
-    again = summary(foldable_through(7), 7)
-    assert summary_due(7, again, context_tokens=900, smallest_budget=1000) is None
+def test_the_budget_threshold_fires_at_70_percent_and_folds_down_to_a_quarter_of_the_budget():
+    raw = raw_turns(5, 100)  # turns 5..0, 100 tokens each
+    assert plan_summary(6, None, 699, 1000, raw) is None
+    # 250 tokens stay raw at most: the two newest turns (200), all older ones are folded.
+    assert plan_summary(6, None, 700, 1000, raw) == ("budget", 3)
+    # Huge turns: not even the newest fits in the quarter, everything is folded.
+    assert plan_summary(6, None, 900, 1000, raw_turns(5, 300)) == ("budget", 5)
 
 
-def test_nothing_is_due_while_every_turn_is_among_the_last_four():
+def test_the_budget_threshold_does_not_fire_again_until_there_is_something_to_fold():
+    written = summary(3, 6)
+    # Right after the summary the context is low: nothing is due, whatever the turn count.
+    assert plan_summary(7, written, 400, 1000, raw_turns(6, 100, 4)) is None
+    # Everything unfolded fits in the quarter and the summary alone fills the context: nothing to fold.
+    assert plan_summary(7, summary(5, 6), 800, 1000, raw_turns(6, 100, 6)) is None
+
+
+def test_nothing_is_due_while_every_turn_is_among_the_last_four_by_count():
     for index in range(KEEP_RECENT_TURNS + 1):
-        assert summary_due(index, None, context_tokens=10**6, smallest_budget=100) is None
-    assert summary_due(KEEP_RECENT_TURNS + 1, None, context_tokens=10**6, smallest_budget=100) == "budget"
+        assert plan_summary(index, None, 10, 100, raw_turns(index - 1, 1)) is None
+    assert plan_summary(8, None, 10, 100, raw_turns(7, 1)) == ("turns", 3)
 
 
 def valid(**changes: object) -> str:
