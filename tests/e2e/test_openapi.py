@@ -35,6 +35,8 @@ EXPECTED: dict[str, dict[str, tuple[int, set[int]]]] = {
         "post": (201, {401, 404, 409} | BODY_ERRORS),
     },
     "/api/v1/sessions/{session_id}/turns/{turn_id}": {"get": (200, {401, 404})},
+    "/api/v1/sessions/{session_id}/turns/{turn_id}/context": {"get": (200, {401, 404})},
+    "/api/v1/sessions/{session_id}/summary": {"get": (200, {401, 404})},
     "/api/v1/usage/events": {"get": (200, {401, 422})},
     "/api/v1/usage/summary": {"get": (200, {401, 422})},
 }
