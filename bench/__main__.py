@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from bench import floors, http_turns, resilience
+from bench import floors, http_turns, memory, resilience
 from bench.cases import run_interleaved
 from bench.infra import DATA_DIR, fresh_database, log, postgres, server, wait_healthy
 from bench.plan import Plan, Results
@@ -92,6 +92,8 @@ async def run_all(
             results.sql = {key: case.sample for key, case in sql.items()}
             log(f"section 6: one session of {plan.growth_turns} turns")
             results.growth = await http_turns.session_growth(api, plan.growth_turns)
+            log(f"section 10: one session of {plan.long_session_turns} turns on a small-window model")
+            results.long_session = await memory.long_session(api, plan.long_session_turns)
             log(f"section 7: throughput, {plan.clients} clients for {plan.duration_s:.0f} s")
             results.throughput = await http_turns.throughput(api, plan.clients, plan.duration_s, server_pid)
             log(f"section 8: {plan.followers} idle followers of a running turn")
@@ -152,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                 wait_healthy(base, 10)
                 environment(results, f"{base} (given; floors ran on the bench's own database)")
             else:
-                base, pid = stack.enter_context(server(database_url))
+                base, pid = stack.enter_context(server(database_url, config=memory.CONFIG))
                 environment(results, f"pantheon serve, pid {pid}, same database as the floors")
             asyncio.run(run_all(base, database_url, plan, results, pid, stoppable))
             results.env["load_end"] = " / ".join(f"{x:.1f}" for x in os.getloadavg())

@@ -34,7 +34,7 @@ class Api:
         )
         self.headers = {"Authorization": f"Bearer {body['api_key']}"}
 
-    async def room(self, mode: str, agents: int) -> str:
+    async def room(self, mode: str, agents: int, *, model: str = "sim") -> str:
         room_id = (
             await self._post(
                 "/rooms", {"name": f"bench {mode} x{agents}", "mode": mode, "goal": "Measure how fast a turn is."}
@@ -46,7 +46,7 @@ class Api:
                 {
                     "agent_key": f"a{i}",
                     "name": f"Agent {i}",
-                    "model": "sim",
+                    "model": model,
                     "position": i,
                     "role_prompt": f"You are agent {i}: answer briefly and concretely.",
                 },

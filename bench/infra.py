@@ -103,8 +103,11 @@ def _tail(path: Path, lines: int = 30) -> str:
 
 
 @contextlib.contextmanager
-def server(database_url: str, *, startup_timeout_s: float = 90.0) -> Iterator[tuple[str, int]]:
-    """`pantheon serve` on a free port of 127.0.0.1; yields (base URL, pid); stops it on exit, error or Ctrl-C."""
+def server(
+    database_url: str, *, config: str = "", startup_timeout_s: float = 90.0
+) -> Iterator[tuple[str, int]]:
+    """`pantheon serve` on a free port of 127.0.0.1, with `config` as its PANTHEON_CONFIG file when given;
+    yields (base URL, pid); stops it on exit, error or Ctrl-C."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
     env |= {
@@ -114,6 +117,9 @@ def server(database_url: str, *, startup_timeout_s: float = 90.0) -> Iterator[tu
         "PANTHEON_LOG_LEVEL": "WARNING",
     }
     DATA_DIR.mkdir(parents=True, exist_ok=True)
+    if config:
+        (DATA_DIR / "pantheon.toml").write_text(config)
+        env["PANTHEON_CONFIG"] = str(DATA_DIR / "pantheon.toml")
     log_path = DATA_DIR / "server.log"
     base = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as out:

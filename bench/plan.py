@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bench.memory import LongSession
 from bench.resilience import Followers, Recovery
 from bench.stats import Sample
 
@@ -19,6 +20,7 @@ class Plan:
     per_session: int = 10
     rounds: int = 5  # sections 1-4 run interleaved in this many rounds
     growth_turns: int = 200
+    long_session_turns: int = 300
     clients: int = 16
     duration_s: float = 10.0
     lg_warmup: int = 20
@@ -39,6 +41,7 @@ class Plan:
             orchestrator_warmup=3,
             orchestrator_n=20,
             growth_turns=40,
+            long_session_turns=40,
             duration_s=2.0,
             lg_warmup=3,
             lg_n={1: 20, 5: 20},
@@ -59,6 +62,7 @@ class Results:
     langgraph: dict[tuple[int, str | None], Sample] = field(default_factory=dict)
     sql: dict[int, Sample] = field(default_factory=dict)
     growth: tuple[Sample, Sample, list[float]] | None = None
+    long_session: LongSession | None = None
     throughput: tuple[Sample, float] | None = None
     followers: Followers | None = None
     recovery: list[Recovery] = field(default_factory=list)

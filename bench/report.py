@@ -74,6 +74,8 @@ def render(results: Results, plan: Plan) -> str:
     if results.growth:
         first, last, _ = results.growth
     rows += [sample_row("6a", first), sample_row("6b", last)]
+    long = results.long_session
+    rows += [sample_row("10a", long.first if long else None), sample_row("10b", long.last if long else None)]
     rows.append(sample_row("7", results.throughput[0] if results.throughput else None))
     out += table(["#", "measurement", "n", "p50 ms", "p95 ms", "note"], rows, right={2, 3, 4})
 
@@ -100,6 +102,10 @@ def render(results: Results, plan: Plan) -> str:
             pair(results.orchestrator, results.roundtable3),
         ),
         "6": (f"one session: turns {plan.growth_turns - 19}-{plan.growth_turns} / turns 1-20", pair(last, first)),
+        "10": (
+            f"long session, small window: turns {plan.long_session_turns - 19}-{plan.long_session_turns} / 1-20",
+            pair(long.last, long.first) if long else (math.nan, math.nan),
+        ),
     }
     out += [
         "",
@@ -112,6 +118,15 @@ def render(results: Results, plan: Plan) -> str:
     if results.growth:
         blocks = " ".join(ms(b) for b in results.growth[2])
         out += ["", f"Section 6, p50 per block of 20 turns of the long session (ms): {blocks}"]
+
+    if long:
+        share = long.summary_calls / long.calls if long.calls else math.nan
+        out += [
+            "",
+            f"Section 10, session memory: {long.calls} calls, of which {long.summary_calls} summaries "
+            f"({share:.1%}); largest agent prompt {long.max_prompt} tokens of a {long.budget}-token input "
+            f"budget; {long.over_budget} agent calls over it.",
+        ]
 
     out += resilience_tables(results)
     rate = results.throughput[1] if results.throughput else math.nan
@@ -140,6 +155,16 @@ def render(results: Results, plan: Plan) -> str:
             at_most(ratios["5d"][1][0], 3.0),
         ),
         (f"turn 200 <= 1.25x turn 1 (p50 of 20): {times(ratios['6'][1][0])}", at_most(ratios["6"][1][0], 1.25)),
+        (
+            f"long session: turns {plan.long_session_turns - 19}-{plan.long_session_turns} <= 1.25x turns 1-20 "
+            f"(p50 of 20, small window): {times(ratios['10'][1][0])}",
+            at_most(ratios["10"][1][0], 1.25),
+        ),
+        (
+            f"every prompt of the long session within its budget: "
+            f"{'-' if not long else f'{long.over_budget} over, largest {long.max_prompt} / {long.budget}'}",
+            None if not long else long.over_budget == 0,
+        ),
         (
             f">= 200 single-agent turns/s with {plan.clients} clients: {'-' if math.isnan(rate) else f'{rate:.0f}'}",
             None if math.isnan(rate) else rate >= 200,
