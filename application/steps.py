@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import msgspec
@@ -199,6 +200,8 @@ def answered_step(turn: TurnContext, planned: PlannedStep, result: LlmResult, ro
     return recorded_step(turn, planned, rows, content=result.text if result.ok else "", error=result.error)
 
 
-def failed_step(turn: TurnContext, planned: PlannedStep, code: str, detail: str) -> TurnStep:
+def failed_step(
+    turn: TurnContext, planned: PlannedStep, code: str, detail: str, extra: dict[str, Any] | None = None
+) -> TurnStep:
     """A step that failed before any call: nothing was sent, nothing is billed."""
-    return recorded_step(turn, planned, [], content="", error=StepError(code=code, detail=detail))
+    return recorded_step(turn, planned, [], content="", error=StepError(code=code, detail=detail, extra=extra))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 import msgspec
@@ -63,9 +64,10 @@ class TokenUsage(msgspec.Struct, frozen=True, kw_only=True):
         return self.input_tokens - self.cached_input_tokens
 
 
-class StepError(msgspec.Struct, frozen=True, kw_only=True):
+class StepError(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     code: str
     detail: str
+    extra: dict[str, Any] | None = None  # figures, when the code has some (context_budget_exceeded)
 
 
 class StepUsage(msgspec.Struct, frozen=True, kw_only=True):

@@ -109,7 +109,9 @@ class ExecuteStep:
                 turn, planned, earlier, run.memory, spec, call_id=self._ids.new_id(), now=self._clock.now()
             )
         except ContextBudgetExceeded as exc:
-            return await self._commit(run, failed_step(turn, planned, exc.code, exc.detail), [], durable)
+            extra = {"agent_key": speaker.agent_key, **exc.extra} if isinstance(exc.extra, dict) else None
+            failed = failed_step(turn, planned, exc.code, exc.detail, extra)
+            return await self._commit(run, failed, [], durable)
         if planned.kind is StepKind.MANAGER:
             return await self._decide(run, prepared, earlier, durable)
         result, rows = await self._call(run, prepared, durable, streamed=True)

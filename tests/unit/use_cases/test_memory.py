@@ -206,3 +206,31 @@ async def test_a_resumed_turn_does_not_summarise_again(tw: TurnWorld, sim: Recor
     assert len(summary_rows(tw, context.turn_id)) == 1 and len(tw.db.summaries) == 1
     turn = await tw.turns.turn_of(user, context.turn_id)
     assert turn is not None and turn.status is TurnStatus.COMPLETED and turn.usage.llm_calls == 2
+
+
+async def test_a_later_agent_whose_pinned_parts_overflow_fails_with_the_figures_and_is_not_billed(
+    tw: TurnWorld, sim: RecordingSim
+):
+    user, session = await council(tw, "ada", "bob", model="sim-small")
+    # ada fits (about 2,040 tokens of message beside her system layers); bob must also read ada's answer.
+    turn = await talk(tw, user, session, "word " * 1305)
+    assert turn.status is TurnStatus.PARTIAL
+    ada, bob = turn.steps
+    assert ada.status is StepStatus.COMPLETED and bob.status is StepStatus.FAILED
+    assert bob.error is not None and bob.error.code == "context_budget_exceeded"
+    assert bob.error.extra is not None
+    assert bob.error.extra["agent_key"] == "bob" and bob.error.extra["input_budget"] == SMALL_BUDGET
+    assert bob.error.extra["required_tokens"] > SMALL_BUDGET
+    assert [e.agent_key for e in tw.db.ledger] == ["ada"]  # nothing was sent for bob
+
+
+async def test_pinned_parts_are_in_every_call_however_long_the_session(tw: TurnWorld, sim: RecordingSim):
+    user, session = await council(tw, "ada", "bob", model="sim-small")
+    for i in range(30):
+        await talk(tw, user, session, f"Question {i}: what is the next risk to check, and why {i}?")
+        summarised = bool(tw.db.summaries)
+        for request in [r for r in sim.requests if r.response_format is None][-2:]:
+            system, *_, current = request.messages
+            assert system.role == "system" and "You are " in system.content
+            assert current.role == "user" and current.content.endswith(f"what is the next risk to check, and why {i}?")
+            assert ("Summary of the conversation so far" in system.content) is summarised
