@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import msgspec
@@ -102,30 +102,16 @@ def prepare_step(
                 extra={"required_tokens": estimated, "input_budget": budget},
             )
     speaker = who(turn, planned)
-    audit = ContextAudit(
-        turn_id=turn.turn_id,
+    intent, audit = call_records(
+        turn,
+        spec,
+        CallShape(planned.index, speaker.agent_key, PURPOSE[planned.kind]),
         call_id=call_id,
-        step_index=planned.index,
-        model=spec.alias,
-        context_window=spec.context_window,
-        input_budget=budget,
-        estimated_tokens_before=before,
-        estimated_tokens_after=estimated,
+        now=now,
+        budget=budget,
+        estimated=(before, estimated),
         history_turns=history_turns,
         actions=actions,
-        created_at=now,
-    )
-    intent = CallIntent(
-        call_id=call_id,
-        turn_id=turn.turn_id,
-        step_index=planned.index,
-        agent_key=speaker.agent_key,
-        provider=spec.provider,
-        model_alias=spec.alias,
-        provider_model=spec.provider_model,
-        estimated_input_tokens=estimated,
-        started_at=now,
-        purpose=PURPOSE[planned.kind],
     )
     request = LlmRequest(
         model=spec,
@@ -134,6 +120,57 @@ def prepare_step(
         response_format=DECISION_FORMAT if planned.kind is StepKind.MANAGER else None,
     )
     return PreparedStep(planned=planned, spec=spec, request=request, intent=intent, audit=audit)
+
+
+class CallShape(NamedTuple):
+    """Whose call it is: its step (None: the turn's summary), its agent, what it is for."""
+
+    step_index: int | None
+    agent_key: str | None
+    purpose: Purpose
+
+
+def call_records(
+    turn: TurnContext,
+    spec: ModelSpec,
+    shape: CallShape,
+    *,
+    call_id: UUID,
+    now: datetime,
+    budget: int,
+    estimated: tuple[int, int],
+    history_turns: int,
+    actions: list[str],
+) -> tuple[CallIntent, ContextAudit]:
+    """The intent recorded before a call is sent and the audit row committed with it. `estimated` is
+    (before, after) this turn's summary and pruning; the intent carries what is sent."""
+    before, after = estimated
+    intent = CallIntent(
+        call_id=call_id,
+        turn_id=turn.turn_id,
+        step_index=shape.step_index,
+        agent_key=shape.agent_key,
+        provider=spec.provider,
+        model_alias=spec.alias,
+        provider_model=spec.provider_model,
+        estimated_input_tokens=after,
+        started_at=now,
+        purpose=shape.purpose,
+    )
+    audit = ContextAudit(
+        turn_id=turn.turn_id,
+        call_id=call_id,
+        step_index=shape.step_index,
+        model=spec.alias,
+        context_window=spec.context_window,
+        input_budget=budget,
+        estimated_tokens_before=before,
+        estimated_tokens_after=after,
+        history_turns=history_turns,
+        actions=actions,
+        created_at=now,
+    )
+    return intent, audit
 
 
 def estimate_messages(messages: list[ChatMessage]) -> int:

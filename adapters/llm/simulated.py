@@ -113,16 +113,7 @@ class SimulatedLlm:
 
         summarising = request.response_format is not None and request.response_format.name == SUMMARY_FORMAT_NAME
         if summarising and SUMMARY_FAILS in request.messages[0].content:
-            error = StepError(code=codes.SIMULATED_FAILURE, detail="the simulated summariser was asked to fail")
-            attempt = LlmAttempt(
-                call_id=request.first_call_id,
-                status="error",
-                usage=TokenUsage(input_tokens=input_tokens),
-                latency_ms=_elapsed_ms(started),
-                request_id=f"sim-{digest[:12]}",
-                error=error,
-            )
-            return LlmResult(text="", attempts=[attempt], error=error)
+            return _failure(request, "the simulated summariser was asked to fail", input_tokens, started, digest)
         if request.response_format is not None:
             decision = summarize(request.messages) if summarising else decide(request.messages)
             usage = TokenUsage(input_tokens=input_tokens, output_tokens=estimate_tokens(decision))
@@ -136,16 +127,7 @@ class SimulatedLlm:
             return LlmResult(text=decision, attempts=[attempt])
 
         if any(m.role == "system" and FAIL_MARKER in m.content for m in request.messages):
-            error = StepError(code=codes.SIMULATED_FAILURE, detail="the simulated provider was asked to fail")
-            attempt = LlmAttempt(
-                call_id=request.first_call_id,
-                status="error",
-                usage=TokenUsage(input_tokens=input_tokens),
-                latency_ms=_elapsed_ms(started),
-                request_id=f"sim-{digest[:12]}",
-                error=error,
-            )
-            return LlmResult(text="", attempts=[attempt], error=error)
+            return _failure(request, "the simulated provider was asked to fail", input_tokens, started, digest)
 
         answer = compose_answer(role_prompt, user_message, digest)
         if _RECALL.search(user_message):
@@ -164,6 +146,20 @@ class SimulatedLlm:
             request_id=f"sim-{digest[:12]}",
         )
         return LlmResult(text=answer, attempts=[attempt])
+
+
+def _failure(request: LlmRequest, detail: str, input_tokens: int, started: float, digest: str) -> LlmResult:
+    """One `error` attempt, its input counted, no output: what a provider that fails looks like."""
+    error = StepError(code=codes.SIMULATED_FAILURE, detail=detail)
+    attempt = LlmAttempt(
+        call_id=request.first_call_id,
+        status="error",
+        usage=TokenUsage(input_tokens=input_tokens),
+        latency_ms=_elapsed_ms(started),
+        request_id=f"sim-{digest[:12]}",
+        error=error,
+    )
+    return LlmResult(text="", attempts=[attempt], error=error)
 
 
 def decide(messages: Sequence[ChatMessage]) -> str:

@@ -19,11 +19,11 @@ from application.memory import SUMMARY_FORMAT, Memory, summary_messages
 from application.patience import Patience
 from application.ports.catalog import ModelCatalog
 from application.ports.clock import Clock, IdGenerator
-from application.ports.llm import LlmClient, LlmRequest, LlmResult
+from application.ports.llm import ChatMessage, LlmClient, LlmRequest, LlmResult
 from application.ports.memory import SummaryStore
 from application.ports.pricing import PricingStore
-from application.ports.turns import CallIntent, ContextAudit, HistoryStore, HistoryTurn, LedgerEntry, StepRecorder
-from application.steps import HISTORY_TURNS, TurnRun, estimate_messages
+from application.ports.turns import ContextAudit, HistoryStore, HistoryTurn, LedgerEntry, StepRecorder
+from application.steps import HISTORY_TURNS, CallShape, TurnRun, call_records, estimate_messages
 from application.use_cases.execute_step import IntentLog
 from domain.budget import compute_budget
 from domain.memory import Summary, SummaryContent, SummaryError, decode_summary, plan_summary
@@ -165,37 +165,23 @@ class RememberSession:
         self,
         run: TurnRun,
         spec: ModelSpec,
-        messages: list,
+        messages: list[ChatMessage],
         budget: int,
         turns: int,
         durable: Callable[[Callable[[], Awaitable[T]]], Awaitable[T]],
     ) -> tuple[LlmResult, list[LedgerEntry], ContextAudit]:
         turn, call_id, now = run.context, self._ids.new_id(), self._clock.now()
         estimated = estimate_messages(messages)
-        intent = CallIntent(
+        intent, audit = call_records(
+            turn,
+            spec,
+            CallShape(None, None, "summary"),
             call_id=call_id,
-            turn_id=turn.turn_id,
-            step_index=None,
-            agent_key=None,
-            provider=spec.provider,
-            model_alias=spec.alias,
-            provider_model=spec.provider_model,
-            estimated_input_tokens=estimated,
-            started_at=now,
-            purpose="summary",
-        )
-        audit = ContextAudit(
-            turn_id=turn.turn_id,
-            call_id=call_id,
-            step_index=None,
-            model=spec.alias,
-            context_window=spec.context_window,
-            input_budget=budget,
-            estimated_tokens_before=estimated,
-            estimated_tokens_after=estimated,
+            now=now,
+            budget=budget,
+            estimated=(estimated, estimated),
             history_turns=turns,
             actions=[],
-            created_at=now,
         )
         request = LlmRequest(
             model=spec, messages=messages, first_call_id=str(call_id), response_format=SUMMARY_FORMAT
