@@ -15,6 +15,7 @@ from adapters.llm.catalog import Catalog, CatalogError, load_catalog
 from adapters.llm.router import LlmRouter, build_llm_clients
 from adapters.postgres.agents import PostgresAgentStore
 from adapters.postgres.checkpointer import open_checkpointer, prune_finished_threads
+from adapters.postgres.conversations import PostgresConversationStore
 from adapters.postgres.events import PostgresTurnEventStore
 from adapters.postgres.health import DatabaseHealth
 from adapters.postgres.ledger import PostgresUsageLedger
@@ -31,6 +32,7 @@ from application.patience import Patience
 from application.use_cases import agents, rooms, sessions, turn_events, turns, usage, users
 from application.use_cases import catalog as catalog_uc
 from application.use_cases import memory as memory_uc
+from application.use_cases.converse import StartConversationTurn
 from application.use_cases.execute_step import ExecuteStep
 from application.use_cases.publish_prices import PublishPrices
 from application.use_cases.recover_turns import RecoverTurns
@@ -235,3 +237,8 @@ class Container(containers.DeclarativeContainer):
     get_turn_context = providers.Singleton(memory_uc.GetTurnContext, memory_store)
     list_usage_events = providers.Singleton(usage.ListUsageEvents, usage_ledger)
     usage_summary = providers.Singleton(usage.UsageSummary, usage_ledger)
+    # The OpenAI-compatible entrypoint: which session a stateless client's conversation continues.
+    conversation_store = providers.Singleton(PostgresConversationStore, pool)
+    start_conversation_turn = providers.Singleton(
+        StartConversationTurn, room_store, session_store, conversation_store, turn_store, send_message, clock, ids
+    )

@@ -43,6 +43,7 @@ USE_CASES = (
     "get_turn_context",
     "list_usage_events",
     "usage_summary",
+    "start_conversation_turn",
 )
 
 

@@ -21,7 +21,8 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from application.errors import StoreUnavailable, TurnUnavailable
 from application.ports.events import TERMINAL, EventPage, TurnEvent
-from application.use_cases.send_message import SendMessage, SentTurn
+from application.ports.turns import TurnContext
+from application.use_cases.send_message import SendMessage, SentTurn, StartedTurn
 from application.use_cases.turn_events import ReadTurnEvents
 from domain.errors import NotFound
 
@@ -132,7 +133,11 @@ async def answer_turn(
 ) -> SentTurn:
     """POST …/turns answered when the turn has finished; 503 naming the turn when the database failed
     under it (the turn waits for the database and finishes without this client)."""
-    started = await send.start(user_id, session_id, message_text, idempotency_key)
+    return await answer_started(send, await send.start(user_id, session_id, message_text, idempotency_key))
+
+
+async def answer_started(send: SendMessage, started: StartedTurn) -> SentTurn:
+    """A started turn (or its Idempotency-Key replay) answered when it has finished; see `answer_turn`."""
     if started.replay is not None:
         return SentTurn(started.replay, replayed=True)
     context = started.context
@@ -171,7 +176,12 @@ async def stream_turn(
         first = await reader.after(user_id, started.replay.id, 0)
         return replay(reader, user_id, started.replay.id, 0, first, max_s)
     assert started.context is not None
+    return live(run_streamed(send, started.context), started.context.turn_id, max_s)
+
+
+def run_streamed(send: SendMessage, context: TurnContext) -> asyncio.Queue[TurnEvent | None]:
+    """Run the turn on its own (see `detached`); its events reach the queue as they are stored, then None."""
     queue: asyncio.Queue[TurnEvent | None] = asyncio.Queue()
-    task = detached(send.run(started.context, listener=queue.put_nowait))
+    task = detached(send.run(context, listener=queue.put_nowait))
     task.add_done_callback(lambda _: queue.put_nowait(None))
-    return live(queue, started.context.turn_id, max_s)
+    return queue

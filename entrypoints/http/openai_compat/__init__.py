@@ -1,0 +1,1 @@
+"""The OpenAI-compatible entrypoint: a room answers as one model at /v1 (docs/http-api.md)."""

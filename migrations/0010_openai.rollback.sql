@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS turns_conversation_lookup;
