@@ -11,13 +11,16 @@ from psycopg_pool import AsyncConnectionPool
 # have their whole sequence of user messages compared (by the unique (session_id, turn_index) index).
 # `turn_count` = the number of messages: a session that went on past them is another conversation.
 SELECT_SESSIONS_HOLDING = """
+WITH candidates AS MATERIALIZED (
+    SELECT t.session_id FROM turns t
+    WHERE t.room_id = %(room_id)s AND t.turn_index = %(count)s - 1 AND md5(t.user_message) = md5(%(last)s)
+      AND t.user_message = %(last)s AND t.user_id = %(owner_id)s
+)
 SELECT s.id
-FROM turns t
-JOIN sessions s ON s.id = t.session_id AND s.user_id = %(owner_id)s AND s.turn_count = %(count)s
-JOIN rooms r ON r.id = t.room_id AND r.owner_id = %(owner_id)s AND r.deleted_at IS NULL
-WHERE t.room_id = %(room_id)s AND t.user_id = %(owner_id)s AND t.turn_index = %(count)s - 1
-  AND md5(t.user_message) = md5(%(last)s) AND t.user_message = %(last)s
-  AND (SELECT array_agg(p.user_message ORDER BY p.turn_index) FROM turns p WHERE p.session_id = s.id)
+FROM candidates c
+JOIN sessions s ON s.id = c.session_id AND s.user_id = %(owner_id)s AND s.turn_count = %(count)s
+JOIN rooms r ON r.id = s.room_id AND r.owner_id = %(owner_id)s AND r.deleted_at IS NULL
+WHERE (SELECT array_agg(p.user_message ORDER BY p.turn_index) FROM turns p WHERE p.session_id = s.id)
       = %(messages)s::text[]
 ORDER BY s.created_at DESC, s.id DESC
 LIMIT 10
