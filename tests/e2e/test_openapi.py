@@ -39,6 +39,10 @@ EXPECTED: dict[str, dict[str, tuple[int, set[int]]]] = {
     "/api/v1/sessions/{session_id}/summary": {"get": (200, {401, 404})},
     "/api/v1/usage/events": {"get": (200, {401, 422})},
     "/api/v1/usage/summary": {"get": (200, {401, 422})},
+    # The OpenAI-compatible entrypoint (its error bodies carry OpenAI's `error` beside status/code/detail).
+    "/v1/models": {"get": (200, {401})},
+    "/v1/models/{model}": {"get": (200, {401, 404})},
+    "/v1/chat/completions": {"post": (200, {401, 404, 409} | BODY_ERRORS)},
 }
 OPERATIONS = [(path, method) for path, methods in EXPECTED.items() for method in methods]
 
