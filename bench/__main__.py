@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from bench import floors, http_turns, memory, resilience
+from bench import floors, http_turns, memory, openai_facade, resilience
 from bench.cases import run_interleaved
 from bench.infra import DATA_DIR, fresh_database, log, postgres, server, wait_healthy
 from bench.plan import Plan, Results
@@ -90,6 +90,10 @@ async def run_all(
             results.orchestrator, results.roundtable3 = orchestrator.sample, roundtable3.sample
             results.langgraph = {key: case.sample for key, case in bare.items()}
             results.sql = {key: case.sample for key, case in sql.items()}
+            log("section 11: the OpenAI-compatible facade vs the native route, 1-agent turns in alternation")
+            results.facade = await openai_facade.compare(
+                api, warmup=plan.facade_warmup, n=plan.facade_n, per_session=plan.per_session
+            )
             log(f"section 6: one session of {plan.growth_turns} turns")
             results.growth = await http_turns.session_growth(api, plan.growth_turns)
             log(f"section 10: one session of {plan.long_session_turns} turns on a small-window model")

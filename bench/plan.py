@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bench.memory import LongSession
+from bench.openai_facade import FacadeComparison
 from bench.resilience import Followers, Recovery
 from bench.stats import Sample
 
@@ -30,6 +31,8 @@ class Plan:
     followers: int = 200
     followers_window_s: float = 5.0
     outages_s: tuple[float, ...] = (5.0, 15.0)
+    facade_warmup: int = 20
+    facade_n: int = 200  # turns per route, measured in alternation
 
     @classmethod
     def quick(cls) -> Plan:
@@ -50,6 +53,8 @@ class Plan:
             followers=50,
             followers_window_s=1.0,
             outages_s=(2.0,),
+            facade_warmup=3,
+            facade_n=20,
         )
 
 
@@ -66,4 +71,5 @@ class Results:
     throughput: tuple[Sample, float] | None = None
     followers: Followers | None = None
     recovery: list[Recovery] = field(default_factory=list)
+    facade: FacadeComparison | None = None  # section 11: the OpenAI-compatible entrypoint vs the native route
     env: dict[str, str] = field(default_factory=dict)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from bench import openai_facade
 from bench.plan import Plan, Results
 from bench.stats import Sample, ratio
 
@@ -129,6 +130,7 @@ def render(results: Results, plan: Plan) -> str:
         ]
 
     out += resilience_tables(results)
+    out += openai_facade.report_lines(results.facade)
     rate = results.throughput[1] if results.throughput else math.nan
 
     def verdict(ok: bool | None) -> str:

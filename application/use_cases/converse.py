@@ -68,7 +68,7 @@ class StartConversationTurn:
         session_id: UUID | None = None,
         idempotency_key: str | None = None,
     ) -> ConversationTurn:
-        await require_room(self._rooms, owner_id, room_id)
+        # Each way of finding a session reads it in the owner's live room: only a new one needs the room read.
         found = await self._named(owner_id, room_id, session_id, idempotency_key)
         if found is None and earlier:
             found = await self._continued(owner_id, room_id, earlier)
@@ -108,6 +108,7 @@ class StartConversationTurn:
         return candidates[0]  # the same user messages and none of the answers: the newest such session
 
     async def _open(self, owner_id: UUID, room_id: UUID) -> UUID:
+        await require_room(self._rooms, owner_id, room_id)
         session = Session(
             id=self._ids.new_id(), room_id=room_id, user_id=owner_id, created_at=self._clock.now(), turn_count=0
         )
