@@ -284,6 +284,23 @@ def test_each_error_is_its_own_exception_with_the_native_code(server: Server, na
     )
 
 
+def test_a_second_message_while_a_turn_runs_is_a_conflict(native: Native, client: openai.OpenAI) -> None:
+    room = native.room("ada", model="sim-slow")
+    session = native.call("POST", f"/rooms/{room}/sessions", json={})["id"]
+    named = {"X-Pantheon-Session": session}
+
+    with client.chat.completions.with_streaming_response.create(
+        model=f"room-{room}", messages=[{"role": "user", "content": "Take your time"}], stream=True, extra_headers=named
+    ) as running:
+        with pytest.raises(openai.ConflictError) as conflict:
+            ask(client, room, [{"role": "user", "content": "Me too"}], extra_headers=named)
+        text = "".join(c.choices[0].delta.content or "" for c in running.parse() if c.choices)
+
+    assert conflict.value.status_code == 409 and conflict.value.code == "turn_in_progress"
+    assert [t["user_message"] for t in native.turns(session)] == ["Take your time"]
+    assert text.startswith("**Ada** (ada): ")
+
+
 def test_litellm_streams_a_rooms_answer(server: Server, native: Native, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # read at import: no fetch of the cost map
     monkeypatch.setenv("LITELLM_TELEMETRY", "False")
