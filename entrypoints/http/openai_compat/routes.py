@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
+from uuid import UUID
 
 from litestar import Response, Router, get, post
 from litestar.di import NamedDependency
@@ -90,7 +91,7 @@ async def chat_completions(
     return Response(completion(sent.turn, data.model), headers=pantheon_headers(begun, sent.turn.id))
 
 
-def pantheon_headers(begun: ConversationTurn, turn_id: Any) -> dict[str, str]:
+def pantheon_headers(begun: ConversationTurn, turn_id: UUID) -> dict[str, str]:
     return {"X-Pantheon-Session": str(begun.session_id), "X-Pantheon-Turn": str(turn_id)}
 
 
@@ -136,7 +137,7 @@ async def live_events(queue: asyncio.Queue[TurnEvent | None], max_s: float) -> A
             return
 
 
-async def stored_events(reader: ReadTurnEvents, user: User, turn_id: Any) -> AsyncIterator[TurnEvent | None]:
+async def stored_events(reader: ReadTurnEvents, user: User, turn_id: UUID) -> AsyncIterator[TurnEvent | None]:
     """The stored events of a finished turn."""
     last = 0
     while True:
