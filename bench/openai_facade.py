@@ -1,4 +1,4 @@
-"""Section 10: the OpenAI-compatible entrypoint's overhead over the native route, for the same turn.
+"""Section 11: the OpenAI-compatible entrypoint's overhead over the native route, for the same turn.
 
 Both cases run a 1-agent manual turn of `sim` in a fresh room, measured in alternation turn by turn:
 - native: `POST /api/v1/sessions/{id}/turns` on sessions of `per_session` turns;
@@ -107,7 +107,7 @@ def report_lines(found: FacadeComparison | None) -> list[str]:
     verdict = "not measured" if math.isnan(p50) else ("met" if p50 <= TARGET else "NOT met")
     return [
         "",
-        "Section 10, the OpenAI-compatible facade vs the native route, the same 1-agent manual `sim` turn "
+        "Section 11, the OpenAI-compatible facade vs the native route, the same 1-agent manual `sim` turn "
         "(measured in alternation, one run):",
         "",
         "| route | n | p50 ms | p95 ms | note |",
@@ -125,7 +125,7 @@ async def _alone(url: str, n: int) -> None:
         await api.sign_up()
         started = time.perf_counter()
         found = await compare(api, warmup=max(3, n // 10), n=n, per_session=10)
-        log(f"section 10 took {time.perf_counter() - started:.1f} s")
+        log(f"section 11 took {time.perf_counter() - started:.1f} s")
         print("\n".join(report_lines(found)))
 
 
