@@ -70,12 +70,14 @@ class StartConversationTurn:
     ) -> ConversationTurn:
         # Each way of finding a session reads it in the owner's live room: only a new one needs the room read.
         found = await self._named(owner_id, room_id, session_id, idempotency_key)
+        at_index = None
         if found is None and earlier:
             found = await self._continued(owner_id, room_id, earlier)
+            at_index = len(earlier) if found else None  # the turn must follow the stored ones directly
         opened = found is None
         session = found or await self._open(owner_id, room_id)
         try:
-            started = await self._send.start(owner_id, session, message, idempotency_key)
+            started = await self._send.start(owner_id, session, message, idempotency_key, turn_index=at_index)
         except DomainError:
             if opened:
                 await self._conversations.discard_unused_session(owner_id, session)

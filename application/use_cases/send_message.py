@@ -80,9 +80,17 @@ class SendMessage:
         return SentTurn(await self.run(started.context), replayed=False)
 
     async def start(
-        self, user_id: UUID, session_id: UUID, message: str, idempotency_key: str | None = None
+        self,
+        user_id: UUID,
+        session_id: UUID,
+        message: str,
+        idempotency_key: str | None = None,
+        *,
+        turn_index: int | None = None,
     ) -> StartedTurn:
-        """Everything that can refuse the message (4xx), then the turn's allocation; nothing runs yet."""
+        """Everything that can refuse the message (4xx), then the turn's allocation; nothing runs yet.
+        `turn_index`: the index the caller found the session at (a conversation continued from its
+        stored turns); a session that went on meanwhile answers 409 rather than take the message later."""
         if not message.strip() or len(message) > MAX_MESSAGE_CHARS:
             raise ValidationFailed(
                 f"The message must hold 1 to {MAX_MESSAGE_CHARS} characters, not only spaces.",
@@ -98,6 +106,8 @@ class SendMessage:
             raise NotFound("No such session.")
         if start.busy:
             raise TurnInProgress("Another turn of this session is still running.")
+        if turn_index is not None and start.next_index != turn_index:
+            raise TurnInProgress("This conversation went on meanwhile in its session; send it again.")
         mode, _ = apply_pending(start.current_mode, start.pending_mode)  # invariant 7: fixed from here on
         manager = (start.manager_model or self._manager_model) if mode is Mode.ORCHESTRATOR else None
         # May refuse (4xx): nothing has been written.

@@ -9,7 +9,7 @@ import pytest
 
 from adapters.memory.conversations import MemoryConversationStore
 from application.use_cases.converse import ConversationTurn, Exchange, StartConversationTurn
-from domain.errors import IdempotencyConflict, NotFound, NoValidTag
+from domain.errors import IdempotencyConflict, NotFound, NoValidTag, TurnInProgress
 from domain.model import Mode
 from domain.transcript import transcript
 from tests.unit.use_cases.turn_world import TurnWorld
@@ -125,3 +125,30 @@ async def test_another_users_room_is_not_found(tw: TurnWorld) -> None:
     stranger = await tw.new_user_id()
     with pytest.raises(NotFound):
         await say(tw, stranger, room, [], "Hi")
+
+
+async def test_a_conversation_whose_session_went_on_meanwhile_is_a_conflict(tw: TurnWorld) -> None:
+    user, room = await a_room(tw, "ada")
+    first, answer = await say(tw, user, room, [], "Plan?")
+
+    class Racing(MemoryConversationStore):
+        """Another request of the same conversation lands between the lookup and the turn's start."""
+
+        async def sessions_holding(self, owner_id: UUID, room_id: UUID, user_messages: list[str]) -> list[UUID]:
+            found = await super().sessions_holding(owner_id, room_id, user_messages)
+            started = await tw.send().start(owner_id, found[0], "Why?")
+            assert started.context is not None
+            await tw.send().run(started.context)
+            return found
+
+    racing = StartConversationTurn(tw.rooms, tw.sessions, Racing(tw.db), tw.turns, tw.send(), tw.clock, tw.ids)
+    with pytest.raises(TurnInProgress):
+        await racing.execute(user, room, earlier=[Exchange(user="Plan?", assistant=answer)], message="Why?")
+    assert sessions_of(tw, room) == {first.session_id: 2}  # the message was not appended after the other
+
+
+async def test_a_turn_index_the_session_is_not_at_is_refused(tw: TurnWorld) -> None:
+    user, _, session = await tw.room_with("ada")
+    with pytest.raises(TurnInProgress):
+        await tw.send().start(user, session, "@ada hi", turn_index=1)
+    assert (await tw.send().start(user, session, "@ada hi", turn_index=0)).context is not None
