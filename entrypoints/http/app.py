@@ -18,6 +18,7 @@ from entrypoints.http.bodies import check_input
 from entrypoints.http.deps import authenticated, dependencies_from, resolve
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.middleware import HttpEnvelope
+from entrypoints.http.page import asset, index
 from entrypoints.http.responses import JsonResponse
 from entrypoints.http.routes import agents, catalog, memory, rooms, service, sessions, turns, usage, users
 from entrypoints.supervisor import TurnSupervisor
@@ -93,7 +94,7 @@ def create_app(container: Any, *, manage_resources: bool = True) -> Litestar:
 
     api = Router(path="/api/v1", route_handlers=API_HANDLERS, security=[{"bearer": []}], guards=[authenticated])
     return PantheonApp(
-        route_handlers=[service.healthz, api],
+        route_handlers=[service.healthz, api, index, asset],
         dependencies=dependencies_from(container),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
