@@ -4,6 +4,7 @@ failures, a reload and a network loss mid-turn, and answers that try to inject m
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from playwright.sync_api import Page, expect
 
@@ -320,22 +321,25 @@ def test_answers_render_markdown_and_hostile_markup_stays_text(
     screenshot(page, "10-markdown-and-hostile-text")
 
 
-def test_a_long_session_shows_its_latest_turns_and_older_ones_on_demand(page: Page, server: Server) -> None:
+def test_a_long_session_loads_its_latest_turns_and_older_ones_on_demand(page: Page, server: Server) -> None:
     api = Api(server)
     room = api.room("Long", [{"agent_key": "ada", "model": "sim", "role_prompt": "You are Ada."}])
     session = api.call("POST", f"/rooms/{room['id']}/sessions", json={})
     for n in range(25):
         api.call("POST", f"/sessions/{session['id']}/turns", json={"message": f"@ada question {n}"})
+    pages: list[str] = []
+    page.on("request", lambda r: "/turns?" in r.url and pages.append(r.url))
     sign_in(page, api.key)
 
     expect(page.locator(".turn")).to_have_count(20)
     expect(page.locator(".turn .user-text").last).to_have_text("@ada question 24")
     older = page.locator("#older-turns")
-    expect(older).to_contain_text("5 older")
+    expect(older).to_contain_text("5 more")
     older.click()
     expect(page.locator(".turn")).to_have_count(25)
     expect(page.locator(".turn .user-text").first).to_have_text("@ada question 0")
     expect(page.locator("#older-turns")).to_have_count(0)
+    assert len(pages) == 2 and all("order=desc&limit=20" in url for url in pages)  # one page each time
 
 
 RENDERED = [
@@ -383,3 +387,35 @@ def test_the_markdown_renderer_builds_only_safe_nodes(page: Page, server: Server
         [text for text, _ in RENDERED],
     )
     assert dict(zip([t for t, _ in RENDERED], rendered, strict=True)) == dict(RENDERED)
+
+
+def test_fields_of_features_not_built_yet_render_when_they_appear(page: Page, server: Server) -> None:
+    """Wallets, stopped turns and new step kinds are in the contract but not served yet: answers that
+    carry them (rewritten here in flight) still render, under their own names."""
+    api = Api(server)
+    room = api.room("Future", [{"agent_key": "ada", "model": "sim", "role_prompt": "You are Ada."}])
+    session = api.call("POST", f"/rooms/{room['id']}/sessions", json={})
+    api.call("POST", f"/sessions/{session['id']}/turns", json={"message": "@ada hello"})
+    wallet = {"balance": "1234.5000", "reserved": "0.0200", "available": "1234.4800", "monthly_cap": None}
+
+    def with_wallet(route: Any) -> None:
+        route.fulfill(json={**route.fetch().json(), "credits": wallet})
+
+    def stopped(route: Any) -> None:
+        body = route.fetch().json()
+        turn = body["items"][0]
+        turn.update(status="stopped", stop_reason="credit_cap")
+        turn["steps"][0]["status"] = "stopped"
+        turn["steps"].append({**turn["steps"][0], "index": 1, "kind": "critique", "status": "completed"})
+        route.fulfill(json=body)
+
+    page.route("**/api/v1/me", with_wallet)
+    page.route("**/turns?*", stopped)
+    sign_in(page, api.key)
+
+    expect(page.locator("#credits")).to_have_text("1,234.4800 credits")
+    expect(page.locator(".turn .bubble.step")).to_have_count(2)
+    steps = bubbles(page)
+    assert [(s["kind"], s["status"]) for s in steps] == [("agent", "stopped"), ("critique", "completed")]
+    assert "stopped" in steps[0]["head"] and "critique" in steps[1]["head"]
+    expect(page.locator(".turn-status").last).to_have_text("Stopped (credit cap)")

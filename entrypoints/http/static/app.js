@@ -9,7 +9,7 @@ import { forgetUsage, showUsage } from "./usage.js";
 
 const LAST_ROOM = "pantheon.lastRoom";
 const LAST_SESSION = "pantheon.lastSession";
-const PAGE_TURNS = 20; // turns drawn at once; older ones on demand
+const PAGE_TURNS = 20; // turns loaded at once, newest first; older pages on demand
 const MODES = {
   manual: "only the agents you tag with @key answer, in the order you tag them",
   roundtable: "every agent answers once, in council order, each reading the earlier answers",
@@ -18,7 +18,7 @@ const MODES = {
 
 const state = {
   me: null, models: [], rooms: [], room: null, agents: [], sessions: [], session: null,
-  turns: [], shown: PAGE_TURNS, follower: null, liveNode: null, editing: null,
+  turns: [], olderCursor: null, follower: null, liveNode: null, editing: null,
 };
 
 // ---- small helpers --------------------------------------------------------------------------
@@ -444,14 +444,16 @@ function renderSessions() {
 
 async function openSession(session) {
   state.follower?.stop();
-  Object.assign(state, { session, turns: [], shown: PAGE_TURNS, follower: null, liveNode: null });
+  Object.assign(state, { session, turns: [], olderCursor: null, follower: null, liveNode: null });
   renderSessions();
   if (!session) { renderHistory(); setRunning(false); return; }
   localStorage.setItem(LAST_SESSION, session.id);
   replaceChildren($("history"), h("p", { class: "muted pad" }, "Loading the conversation…"));
-  const turns = await allPages(`/sessions/${session.id}/turns`, 100);
+  const latest = await get(`/sessions/${session.id}/turns?order=desc&limit=${PAGE_TURNS}`);
   if (state.session?.id !== session.id) return; // another session was opened meanwhile
+  const turns = latest.items.slice().reverse();
   const running = turns.find((t) => t.status === "running");
+  state.olderCursor = latest.next_cursor;
   state.turns = turns.filter((t) => t !== running).map(modelFromTurn);
   renderHistory();
   if (running) {
@@ -473,21 +475,27 @@ async function newSession() {
   });
 }
 
+async function loadOlder() {
+  const box = $("history");
+  const session = state.session;
+  const page = await get(`/sessions/${session.id}/turns?order=desc&limit=${PAGE_TURNS}&cursor=${encodeURIComponent(state.olderCursor)}`);
+  if (state.session !== session) return;
+  const height = box.scrollHeight;
+  state.turns = [...page.items.slice().reverse().map(modelFromTurn), ...state.turns];
+  state.olderCursor = page.next_cursor;
+  renderHistory();
+  box.scrollTop += box.scrollHeight - height; // keep the reader where they were
+  $("older-turns")?.focus();
+}
+
 function renderHistory() {
   const box = $("history");
-  const hidden = Math.max(0, state.turns.length - state.shown);
-  const nodes = state.turns.slice(hidden).map((m) => renderTurn(m));
-  const older = hidden ? h("button", {
-    type: "button", class: "older", id: "older-turns",
-    on: {
-      click: () => {
-        const height = box.scrollHeight;
-        state.shown += PAGE_TURNS;
-        renderHistory();
-        box.scrollTop += box.scrollHeight - height; // keep the reader where they were
-      },
-    },
-  }, `Show ${Math.min(PAGE_TURNS, hidden)} older turn${hidden === 1 ? "" : "s"} (${hidden} hidden)`) : null;
+  const nodes = state.turns.map((m) => renderTurn(m));
+  // Indices are gapless from 0, so the oldest turn shown says how many come before it.
+  const hidden = state.olderCursor ? state.turns[0]?.turnIndex ?? 0 : 0;
+  const older = state.olderCursor ? h("button", {
+    type: "button", class: "older", id: "older-turns", on: { click: () => guarded(loadOlder) },
+  }, `Show older turns (${hidden} more)`) : null;
   const empty = !state.turns.length && !state.liveNode
     ? h("div", { class: "empty" }, h("p", {}, state.agents.length ? "No messages yet. Say something to the council." : "Add agents to the council, then say something."))
     : null;
@@ -558,7 +566,6 @@ async function turnEnded(model) {
   if (state.liveNode?.isConnected) state.liveNode.replaceWith(node);
   state.liveNode = null;
   state.turns.push(model);
-  state.shown += 1;
   renderHistory();
   scrollToEnd(true);
   setRunning(false);
