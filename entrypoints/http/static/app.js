@@ -438,7 +438,7 @@ function renderSessions() {
   const select = $("session-select");
   replaceChildren(select, state.sessions.length
     ? state.sessions.map((s, n) => h("option", { value: s.id, selected: s.id === state.session?.id }, sessionLabel(s, n)))
-    : h("option", { value: "" }, "No session yet — your first message starts one"));
+    : h("option", { value: "" }, "No session yet"));
   select.disabled = !state.sessions.length;
 }
 

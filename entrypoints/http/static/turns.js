@@ -164,7 +164,7 @@ export function renderTurn(model, { onLedger } = {}) {
   if (model.error) notes.push(h("p", { class: "step-error" }, h("strong", {}, "The turn could not run: "), h("code", {}, model.error.code), ` — ${model.error.detail || ""}`));
   const ledger = h("div", { class: "ledger", hidden: true });
   const ledgerButton = !running && model.id ? h("button", {
-    type: "button", class: "ghost small", "aria-expanded": "false",
+    type: "button", class: "small", "aria-expanded": "false",
     on: { click: (e) => toggleLedger(model, ledger, e.currentTarget, onLedger) },
   }, "Ledger") : null;
   const foot = h("footer", { class: "turn-foot" },
@@ -189,6 +189,7 @@ async function toggleLedger(model, box, button, onLedger) {
     const page = await get(`/usage/events?turn_id=${encodeURIComponent(model.id)}&limit=500`);
     box.replaceChildren(ledgerTable(page.items));
     box.dataset.loaded = "1";
+    box.scrollIntoView({ block: "nearest" });
   } catch (error) {
     box.replaceChildren(h("p", { class: "form-error" }, `${error.code}: ${error.detail}`));
   }
@@ -210,7 +211,10 @@ export function ledgerTable(rows) {
     ["USD", (r) => r.provider_cost_usd],
     ["ms", (r) => integer(r.latency_ms)],
   ];
+  const text = new Set(["purpose", "agent", "model", "status"]); // the other columns are figures
+  const cls = (name) => (text.has(name) ? "text" : null);
   return h("div", { class: "table-wrap" }, h("table", { class: "data" },
-    h("thead", {}, h("tr", {}, columns.map(([name]) => h("th", { scope: "col" }, name)))),
-    h("tbody", {}, rows.map((r) => h("tr", { class: r.status !== "success" ? "bad" : "" }, columns.map(([, f]) => h("td", {}, String(f(r)))))))));
+    h("thead", {}, h("tr", {}, columns.map(([name]) => h("th", { scope: "col", class: cls(name) }, name)))),
+    h("tbody", {}, rows.map((r) => h("tr", { class: r.status !== "success" ? "bad" : "" },
+      columns.map(([name, f]) => h("td", { class: cls(name) }, String(f(r)))))))));
 }
