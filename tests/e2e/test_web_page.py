@@ -33,6 +33,8 @@ async def test_the_page_is_served_at_the_root_with_a_policy_that_allows_only_its
     assert response.headers["x-frame-options"] == "DENY"
     assert response.headers["referrer-policy"] == "no-referrer"
     assert response.headers["cache-control"] == "no-cache"
+    assert response.headers["cross-origin-opener-policy"] == "same-origin"
+    assert "camera=()" in response.headers["permissions-policy"]
 
 
 def test_the_html_has_no_inline_script_style_or_handler() -> None:

@@ -570,6 +570,9 @@ async function turnEnded(model) {
   scrollToEnd(true);
   setRunning(false);
   forgetUsage();
+  // The streaming bubbles are not a live region (they change many times a second): say it once here.
+  const answered = model.steps.filter((s) => s.status === "completed").length;
+  $("announce").textContent = `The council has answered: ${model.status}, ${answered} of ${model.steps.length} steps completed.`;
   // The turn applied any pending mode; the session counts one more turn; credits moved.
   const [room, sessions] = await Promise.all([get(`/rooms/${state.room.id}`).catch(() => null), allPages(`/rooms/${state.room.id}/sessions`).catch(() => null)]);
   if (room && state.room?.id === room.id) { state.room = room; updateRoomInList(); renderModes(); renderComposerHint(); }
