@@ -341,6 +341,12 @@ def test_a_long_session_loads_its_latest_turns_and_older_ones_on_demand(page: Pa
     expect(page.locator("#older-turns")).to_have_count(0)
     assert len(pages) == 2 and all("order=desc&limit=20" in url for url in pages)  # one page each time
 
+    # From the keyboard: the focused control shows a focus ring, and Tab leads from the box to Send.
+    page.focus("#message")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "send"
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"
+
 
 RENDERED = [
     (

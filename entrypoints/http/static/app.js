@@ -404,6 +404,7 @@ async function reloadAgents() {
   state.agents = (await get(`/rooms/${state.room.id}/agents`)).items;
   renderAgents();
   renderComposerHint();
+  if (!state.turns.length && !state.liveNode) renderHistory(); // its empty-state hint names the next step
 }
 
 async function moveAgent(n, delta) {
