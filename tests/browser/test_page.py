@@ -4,6 +4,8 @@ failures, a reload and a network loss mid-turn, and answers that try to inject m
 from __future__ import annotations
 
 import re
+import threading
+import time
 from typing import Any
 
 from playwright.sync_api import Page, expect
@@ -425,3 +427,31 @@ def test_fields_of_features_not_built_yet_render_when_they_appear(page: Page, se
     assert [(s["kind"], s["status"]) for s in steps] == [("agent", "stopped"), ("critique", "completed")]
     assert "stopped" in steps[0]["head"] and "critique" in steps[1]["head"]
     expect(page.locator(".turn-status").last).to_have_text("Stopped (credit cap)")
+
+
+def test_a_turn_started_elsewhere_is_followed_from_its_first_event(page: Page, server: Server) -> None:
+    api = Api(server)
+    room = api.room(
+        "Elsewhere",
+        [
+            {"agent_key": "ada", "model": "sim-slow", "role_prompt": "You are a careful planner."},
+            {"agent_key": "bob", "model": "sim-slow", "role_prompt": "You are a bold builder."},
+        ],
+        mode="roundtable",
+    )
+    session = api.call("POST", f"/rooms/{room['id']}/sessions", json={})
+    path = f"/sessions/{session['id']}/turns"
+    elsewhere = threading.Thread(target=api.call, args=("POST", path), kwargs={"json": {"message": "Everyone: go"}})
+    elsewhere.start()
+    try:
+        for _ in range(100):  # until the other client's turn runs
+            if api.call("GET", path)["items"]:
+                break
+            time.sleep(0.05)
+        sign_in(page, api.key)
+        expect(page.locator(".turn[data-status=running]")).to_have_count(1)
+        finished(page, 1)
+    finally:
+        elsewhere.join(30)
+    turn = last_turn(api, session["id"])
+    assert [s["text"] for s in bubbles(page)] == [step["content"] for step in turn["steps"]]
