@@ -455,3 +455,21 @@ def test_a_turn_started_elsewhere_is_followed_from_its_first_event(page: Page, s
         elsewhere.join(30)
     turn = last_turn(api, session["id"])
     assert [s["text"] for s in bubbles(page)] == [step["content"] for step in turn["steps"]]
+
+
+def test_a_message_sent_while_the_network_is_down_goes_out_once_it_is_back(
+    page: Page, server: Server, proxy: CuttableProxy
+) -> None:
+    api = Api(server)
+    room = api.room("Offline", [{"agent_key": "ada", "model": "sim", "role_prompt": "You are Ada."}])
+    session = api.call("POST", f"/rooms/{room['id']}/sessions", json={})
+    sign_in(page, api.key)
+    expect(page.locator("#session-select")).to_be_enabled()
+
+    proxy.cut(refuse_s=2.5)
+    send(page, "@ada are you there?")
+    expect(page.locator(".turn-status").last).to_contain_text("reconnecting")
+    finished(page, 1)
+    turns = api.call("GET", f"/sessions/{session['id']}/turns")["items"]
+    assert [t["user_message"] for t in turns] == ["@ada are you there?"]  # sent once, by its Idempotency-Key
+    assert [s["text"] for s in bubbles(page)] == [turns[0]["steps"][0]["content"]]

@@ -192,7 +192,7 @@ function renderRoomList() {
     h("button", {
       type: "button", class: ["room-link", state.room?.id === room.id ? "active" : ""],
       "aria-current": state.room?.id === room.id ? "true" : null,
-      on: { click: () => openRoom(room.id) },
+      on: { click: () => guarded(() => openRoom(room.id)) },
     }, h("span", { class: "room-link-name" }, room.name), h("span", { class: "chip mode" }, room.pending_mode || room.current_mode))));
   replaceChildren($("room-list"), items.length ? items : h("li", { class: "muted small" }, "No rooms yet."));
 }
@@ -614,11 +614,12 @@ async function send(event) {
     await follower.send(message);
   } catch (error) {
     follower.stop();
-    if (state.follower === follower) state.follower = null;
+    if (state.follower !== follower) return; // the user went to another room or session meanwhile
+    state.follower = null;
     state.liveNode?.remove();
     state.liveNode = null;
     setRunning(false);
-    showSendError(error);
+    if (error?.name !== "AbortError") showSendError(error);
   }
 }
 

@@ -66,13 +66,20 @@ export class TurnFollower {
     this.onEnd(this.model);
   }
 
-  // Starts a turn. A refusal (409, 422 no_valid_tag, …) is thrown before anything is shown.
+  // Starts a turn. A refusal (409, 422 no_valid_tag, …) is thrown before anything is shown. If the
+  // request or its answer is lost on the way, it is repeated with the same Idempotency-Key, which
+  // starts the turn at most once.
   async send(message) {
     const idempotencyKey = uuid();
     const path = `/sessions/${this.model.sessionId}/turns`;
-    const response = await openStream("POST", path, { body: { message }, idempotencyKey, signal: this.abort.signal });
+    let response = null;
+    try {
+      response = await openStream("POST", path, { body: { message }, idempotencyKey, signal: this.abort.signal });
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status !== 0) throw error;
+    }
     this.onChange(this.model);
-    await this.consume(response);
+    if (response) await this.consume(response);
     if (this.done) return;
     if (!this.model.id) await this.recoverUnnamed(path, message, idempotencyKey);
     await this.follow();
