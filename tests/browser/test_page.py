@@ -47,6 +47,7 @@ def test_sign_up_a_council_of_two_a_manual_turn_with_autocompletion_then_an_orch
     page.fill("#signup-name", "Ada")
     page.click("#signup-form button[type=submit]")
     expect(page.locator("#new-key-value")).to_have_text(re.compile(r"^pk_\S+$"))
+    screenshot(page, "01b-api-key-shown-once")
     page.click("#continue")
     expect(page.locator("#who")).to_have_text("Ada")
 
@@ -193,7 +194,7 @@ def test_a_roundtable_streams_into_each_agents_bubble_and_a_failed_step_shows_fa
         [
             {"agent_key": "ada", "model": "sim-slow", "role_prompt": "You are a careful planner."},
             {"agent_key": "flaky", "model": "sim", "role_prompt": "You never answer. <<pantheon-sim:fail>>"},
-            {"agent_key": "bob", "model": "sim-slow", "role_prompt": "You are a bold builder."},
+            {"agent_key": "bob", "model": "sim", "role_prompt": "You are a bold builder."},
         ],
         mode="roundtable",
     )
