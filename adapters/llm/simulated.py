@@ -9,6 +9,10 @@ Deliberate failure (for tests and demos): a system message containing the exact 
 `simulated_failure`; its input tokens are counted, its output is 0. The marker is unlikely to be
 typed by accident, and a user message never triggers it.
 
+Echo (for rendering tests and demos): a system message containing `<<pantheon-sim:echo>>` makes the
+answer the user's message itself, verbatim (still streamed in chunks and billed), so a test can make
+a model "write" any Markdown or any hostile text it needs to see rendered.
+
 As an orchestrator's manager (a request with a response format), `sim` decides deterministically:
 it calls the agents the user's message tags, in the order they are tagged and as often (`@ada @bob
 @ada`: ada, bob, then ada again), or every agent of the roster once when nothing is tagged, then
@@ -49,6 +53,7 @@ from domain.budget import estimate_tokens
 from domain.turns import StepError, TokenUsage
 
 FAIL_MARKER = "<<pantheon-sim:fail>>"
+ECHO_MARKER = "<<pantheon-sim:echo>>"
 BAD_DECISION = "<<pantheon-sim:bad-decision>>"
 BAD_DECISIONS = "<<pantheon-sim:bad-decisions>>"
 BAD_SUMMARY = "<<pantheon-sim:bad-summary>>"
@@ -129,8 +134,9 @@ class SimulatedLlm:
         if any(m.role == "system" and FAIL_MARKER in m.content for m in request.messages):
             return _failure(request, "the simulated provider was asked to fail", input_tokens, started, digest)
 
-        answer = compose_answer(role_prompt, user_message, digest)
-        if _RECALL.search(user_message):
+        echo = any(m.role == "system" and ECHO_MARKER in m.content for m in request.messages)
+        answer = user_message if echo else compose_answer(role_prompt, user_message, digest)
+        if not echo and _RECALL.search(user_message):
             answer = recall(request.messages) or answer
         delay_s = self._slow_chunk_delay_s if request.model.provider_model.endswith("-slow") else 0.0
         for chunk in split_chunks(answer):

@@ -19,6 +19,7 @@ from entrypoints.http.deps import authenticated, dependencies_from, resolve
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.middleware import HttpEnvelope
 from entrypoints.http.openai_compat.routes import openai_router
+from entrypoints.http.page import asset, index
 from entrypoints.http.responses import JsonResponse
 from entrypoints.http.routes import agents, catalog, memory, rooms, service, sessions, turns, usage, users
 from entrypoints.supervisor import TurnSupervisor
@@ -94,7 +95,7 @@ def create_app(container: Any, *, manage_resources: bool = True) -> Litestar:
 
     api = Router(path="/api/v1", route_handlers=API_HANDLERS, security=[{"bearer": []}], guards=[authenticated])
     return PantheonApp(
-        route_handlers=[service.healthz, api, openai_router()],  # /v1: a room as an OpenAI model
+        route_handlers=[service.healthz, api, openai_router(), index, asset],  # /v1: a room as an OpenAI model
         dependencies=dependencies_from(container),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],

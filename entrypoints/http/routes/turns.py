@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
@@ -63,8 +63,12 @@ async def list_turns(
     list_turns: NamedDependency[SkipValidation[uc.ListTurns]],
     limit: int = DEFAULT_LIMIT,
     cursor: str | None = None,
+    order: Literal["asc", "desc"] = "asc",
 ) -> TurnList:
-    found, next_cursor = await list_turns.execute(user.id, parse_id(session_id), limit=limit, cursor=cursor)
+    """Oldest first; `order=desc`: newest first, the next pages reaching further back."""
+    found, next_cursor = await list_turns.execute(
+        user.id, parse_id(session_id), limit=limit, cursor=cursor, newest_first=order == "desc"
+    )
     return TurnList(items=found, next_cursor=next_cursor)
 
 

@@ -9,7 +9,7 @@ import msgspec
 
 from adapters.llm import codes
 from adapters.llm.estimate import estimate_input_tokens
-from adapters.llm.simulated import FAIL_MARKER, SimulatedLlm, decide
+from adapters.llm.simulated import ECHO_MARKER, FAIL_MARKER, SimulatedLlm, decide
 from application.manager import DECISION_FORMAT, manager_messages
 from application.ports.llm import ChatMessage
 from application.ports.turns import TurnContext
@@ -179,3 +179,13 @@ async def test_the_sim_manager_rehearses_invalid_output_from_the_rooms_goal():
     result = await SimulatedLlm().stream(request)
     assert decode_decision(result.text) == CallAgent(agent_key="cy", instruction="Hi")
     assert result.attempts[0].usage.output_tokens == estimate_tokens(result.text)
+
+
+async def test_the_echo_marker_answers_the_users_message_verbatim_in_chunks():
+    hostile = "Look: <img src=x onerror=alert(1)> and [x](javascript:alert(1))\n\n- one\n- two\n\n```\ncode\n```"
+    deltas = DeltaRecorder()
+    result = await SimulatedLlm().stream(sim_request(role=f"You repeat. {ECHO_MARKER}", question=hostile), deltas)
+
+    assert result.ok and result.text == hostile
+    assert len(deltas.deltas) > 1 and "".join(deltas.deltas) == hostile
+    assert result.attempts[0].usage.output_tokens == estimate_tokens(hostile)
