@@ -466,6 +466,7 @@ def test_a_message_sent_while_the_network_is_down_goes_out_once_it_is_back(
     session = api.call("POST", f"/rooms/{room['id']}/sessions", json={})
     sign_in(page, api.key)
     expect(page.locator("#session-select")).to_be_enabled()
+    expect(page.locator("#message")).to_be_visible()  # the session is open before the network goes
 
     proxy.cut(refuse_s=2.5)
     send(page, "@ada are you there?")
