@@ -24,10 +24,12 @@ from adapters.postgres.pool import make_pool
 from adapters.postgres.pricing import PostgresPricingStore
 from adapters.postgres.rooms import PostgresRoomStore
 from adapters.postgres.sessions import PostgresSessionStore
+from adapters.postgres.signals import PostgresTurnEventSignals
 from adapters.postgres.steps import PostgresStepRecorder
 from adapters.postgres.turns import PostgresHistoryStore, PostgresTurnStore
 from adapters.postgres.users import PostgresUserStore
 from adapters.system import RandomIds, SystemClock
+from application.feeds import TurnFeeds
 from application.patience import Patience
 from application.use_cases import agents, rooms, sessions, turn_events, turns, usage, users
 from application.use_cases import catalog as catalog_uc
@@ -50,6 +52,15 @@ async def open_pool(database_url: str, max_size: int, wait_s: float) -> AsyncIte
         yield pool
     finally:
         await pool.close()
+
+
+async def open_turn_signals(database_url: str) -> AsyncIterator[PostgresTurnEventSignals]:
+    signals = PostgresTurnEventSignals(database_url)
+    await signals.open()
+    try:
+        yield signals
+    finally:
+        await signals.close()
 
 
 def configured_alias(catalog: Catalog, alias: str, setting: str) -> str:
@@ -91,7 +102,7 @@ async def open_runner(
         await runner.close()
 
 
-RESOURCES = ("pool", "llm", "checkpointer", "runner")  # opening order; closed in reverse
+RESOURCES = ("pool", "turn_signals", "llm", "checkpointer", "runner")  # opening order; closed in reverse
 
 
 async def init_resources(container: Container) -> None:
@@ -130,6 +141,7 @@ class Container(containers.DeclarativeContainer):
 
     pool = providers.Resource(open_pool, database_url, settings.provided.db_pool_max, settings.provided.db_pool_wait_s)
     db_health = providers.Singleton(DatabaseHealth, pool)
+    turn_signals = providers.Resource(open_turn_signals, database_url)
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(RandomIds)
     catalog = providers.Singleton(load_catalog, settings.provided.config_path, providers.Object(os.environ))
@@ -231,6 +243,9 @@ class Container(containers.DeclarativeContainer):
     )
     supervise_turns = providers.Singleton(SuperviseTurns, turn_store, recover_turns, run_turn, runner, clock)
     read_turn_events = providers.Singleton(turn_events.ReadTurnEvents, session_store, turn_store, event_store)
+    turn_feeds = providers.Singleton(
+        TurnFeeds, event_store, turn_signals, backlog_bytes=settings.provided.stream_backlog_bytes
+    )
     list_turns = providers.Singleton(turns.ListTurns, session_store, turn_store)
     get_turn = providers.Singleton(turns.GetTurn, session_store, turn_store)
     get_summary = providers.Singleton(memory_uc.GetSummary, memory_store)

@@ -33,6 +33,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     turn_durability: str = "exit"
     # The longest any event stream stays open (a safety net far beyond any turn's length).
     stream_max_s: float = 21600.0
+    # A reader whose unsent events exceed this many bytes (of their JSON) is cut (application/feeds.py).
+    stream_backlog_bytes: int = 1024 * 1024
     db_pool_max: int = 20
     max_agents_per_room: int = 32
     # The manager alias of orchestrated rooms that name none.
@@ -91,6 +93,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "PANTHEON_SIM_SLOW_CHUNK_DELAY_S", get("PANTHEON_SIM_SLOW_CHUNK_DELAY_S", "0.15"), float
         ),
         stream_max_s=_number("PANTHEON_STREAM_MAX_S", get("PANTHEON_STREAM_MAX_S", "21600"), float),
+        stream_backlog_bytes=int(
+            _number("PANTHEON_STREAM_BACKLOG_BYTES", get("PANTHEON_STREAM_BACKLOG_BYTES", "1048576"), int)
+        ),
         manager_model=get("PANTHEON_MANAGER_MODEL", "sim").strip() or "sim",
         summary_model=get("PANTHEON_SUMMARY_MODEL", "sim").strip() or "sim",
         max_agents_per_room=int(

@@ -56,6 +56,9 @@ class MemoryDatabase:
     audits: dict[UUID, ContextAudit] = field(default_factory=dict)  # by call_id
     summaries: list[Summary] = field(default_factory=list)
     events: dict[UUID, list[TurnEvent]] = field(default_factory=dict)
+    # Told (turn_id, highest seq) after a write stores events, and (turn_id, None) for each running turn
+    # of a room deleted: the twin of migration 0009's triggers.
+    event_hooks: list[Callable[[UUID, int | None], None]] = field(default_factory=list)
 
     def live_room(self, owner_id: UUID, room_id: UUID) -> Room | None:
         room = self.rooms.get(room_id)
@@ -71,12 +74,16 @@ class MemoryDatabase:
 
     def add_events(self, turn_id: UUID, events: list[TurnEvent]) -> None:
         stored = self.events.setdefault(turn_id, [])
+        before = len(stored)
         for event in events:
             if event.seq <= len(stored):
                 continue  # already there: a retried write (ON CONFLICT DO NOTHING in the real table)
             if event.seq != len(stored) + 1:  # the primary key (turn_id, seq) leaves no gap
                 raise ValueError(f"event seq {event.seq} after {len(stored)}")
             stored.append(event)
+        if len(stored) > before:  # like the trigger, only for rows this write stored
+            for hook in list(self.event_hooks):
+                hook(turn_id, len(stored))
 
 
 def error_detail(step: TurnStep) -> str:
@@ -134,6 +141,10 @@ class MemoryRoomStore:
         if self._db.live_room(owner_id, room_id) is None:
             return False
         self._db.deleted_rooms.add(room_id)
+        for turn in [t for t in self._db.turns.values() if t.context.room_id == room_id]:
+            if turn.status is TurnStatus.RUNNING:
+                for hook in list(self._db.event_hooks):
+                    hook(turn.context.turn_id, None)
         return True
 
 

@@ -37,6 +37,7 @@ USE_CASES = (
     "get_pricing",
     "send_message",
     "read_turn_events",
+    "turn_feeds",
     "list_turns",
     "get_turn",
     "get_summary",

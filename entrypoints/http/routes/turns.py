@@ -7,6 +7,7 @@ from litestar.di import NamedDependency
 from litestar.params import Parameter, SkipValidation
 from litestar.response import ServerSentEvent
 
+from application.feeds import TurnFeeds
 from application.paging import DEFAULT_LIMIT
 from application.use_cases import turns as uc
 from application.use_cases.send_message import SendMessage
@@ -39,6 +40,7 @@ async def send_message(
     data: SendMessageBody,
     send_message: NamedDependency[SkipValidation[SendMessage]],
     read_turn_events: NamedDependency[SkipValidation[ReadTurnEvents]],
+    turn_feeds: NamedDependency[SkipValidation[TurnFeeds]],
     settings: NamedDependency[SkipValidation[Settings]],
     idempotency_key: IdempotencyKey = None,
 ) -> Response[Turn]:
@@ -46,13 +48,14 @@ async def send_message(
         return await stream_turn(  # type: ignore[return-value]
             send_message,
             read_turn_events,
+            turn_feeds,
             user.id,
             parse_id(session_id),
             data.message,
             idempotency_key,
             settings.stream_max_s,
         )
-    sent = await answer_turn(send_message, user.id, parse_id(session_id), data.message, idempotency_key)
+    sent = await answer_turn(send_message, turn_feeds, user.id, parse_id(session_id), data.message, idempotency_key)
     return JsonResponse(sent.turn, status_code=200 if sent.replayed else 201)
 
 
@@ -90,6 +93,7 @@ async def turn_events(
     session_id: str,
     turn_id: str,
     read_turn_events: NamedDependency[SkipValidation[ReadTurnEvents]],
+    turn_feeds: NamedDependency[SkipValidation[TurnFeeds]],
     settings: NamedDependency[SkipValidation[Settings]],
     last_event_id: LastEventId = None,
 ) -> ServerSentEvent:
@@ -98,7 +102,7 @@ async def turn_events(
     sid, tid = parse_id(session_id), parse_id(turn_id)
     await read_turn_events.check(user.id, sid, tid)
     first = await read_turn_events.after(user.id, tid, after)
-    return replay(read_turn_events, user.id, tid, after, first, settings.stream_max_s)
+    return replay(read_turn_events, turn_feeds, user.id, tid, after, first, settings.stream_max_s)
 
 
 def parse_last_event_id(raw: str | None) -> int:
