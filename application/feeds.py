@@ -60,7 +60,7 @@ class Follower:
         self._ready = asyncio.Event()
         self._end: End | None = None
         self._drained = False  # "stopped": the store was read once more after the turn's task ended
-        self._waiting = False
+        self._sending = False  # between handing events to the reader and its next call: it may be stuck
 
     @property
     def backlog_bytes(self) -> int:
@@ -71,7 +71,7 @@ class Follower:
             return
         self._backlog.extend(run)
         self._bytes += sum(size for _, size in run)
-        if self._bytes > self._limit and not self._waiting:
+        if self._bytes > self._limit and self._sending:
             self._cut()
         self._ready.set()
 
@@ -84,7 +84,13 @@ class Follower:
 
     async def next(self, timeout: float) -> Next:  # noqa: ASYNC109
         """The next events, or why the stream ends; nothing after `timeout` of quiet."""
-        deadline = time.monotonic() + timeout
+        self._sending = False
+        try:
+            return await self._next(time.monotonic() + timeout)
+        finally:
+            self._sending = True
+
+    async def _next(self, deadline: float) -> Next:
         while True:
             if self._end in ("cut", "gone"):
                 return Next([], self._end)
@@ -112,13 +118,10 @@ class Follower:
             if (left := deadline - time.monotonic()) <= 0:
                 return Next([], None)
             self._ready.clear()
-            self._waiting = True
             try:
                 await asyncio.wait_for(self._ready.wait(), left)
             except TimeoutError:
                 return Next([], None)
-            finally:
-                self._waiting = False
 
     def _take(self) -> list[TurnEvent]:
         backlog, events = self._backlog, []
@@ -150,16 +153,25 @@ class _Feed:
         self.user_id, self.turn_id, self.last = user_id, turn_id, last
         self.followers: list[Follower] = []
         self._feeds = feeds
-        self._due = True  # read at once: events may have been stored before the watch began
+        self._forced = True  # read at once: events may have been stored before the watch began
+        self._wanted = last  # the highest seq a notice named
         self._woken = asyncio.Event()
         self._closed = False
         self._stop_watching = feeds.signals.watch(turn_id, self.wake)
         self._task = asyncio.create_task(self._run(), name=f"turn-feed-{turn_id}")
 
     def wake(self, seq: int | None) -> None:
-        if seq is None or seq > self.last:
-            self._due = True
+        if seq is None:
+            self._forced = True
+        else:
+            self._wanted = max(self._wanted, seq)
+        if self._due:
             self._woken.set()
+
+    @property
+    def _due(self) -> bool:
+        # A notice naming events already handed over (the turn runs here and published them) costs nothing.
+        return self._forced or self._wanted > self.last
 
     async def read(self, after_seq: int) -> EventPage | None:
         return await self._feeds.store.events_after(self.user_id, self.turn_id, after_seq, PAGE)
@@ -206,14 +218,18 @@ class _Feed:
     async def _run(self) -> None:
         while not self._closed:
             if not self._due:
-                with contextlib.suppress(TimeoutError):
+                try:
                     await asyncio.wait_for(self._woken.wait(), self._feeds.safety_poll_s)
+                except TimeoutError:
+                    self._forced = True  # the safety read
             self._woken.clear()
-            self._due = False
+            if not self._due:
+                continue
+            self._forced = False
             try:
                 page = await self.read(self.last)
             except StoreUnavailable:
-                self._due = True
+                self._forced = True
                 await asyncio.sleep(OUTAGE_POLL_S)
                 continue
             if page is None:  # the room was deleted
@@ -223,7 +239,7 @@ class _Feed:
             if not self._closed and not page.running and len(page.events) < PAGE:
                 self._finish("finished")
             if len(page.events) == PAGE:
-                self._due = True
+                self._forced = True
 
 
 class TurnFeeds:
