@@ -66,6 +66,10 @@ class Follower:
     def backlog_bytes(self) -> int:
         return self._bytes
 
+    def start_with(self, events: list[TurnEvent]) -> None:
+        """Events the reader read itself before joining (its first page): handed out first."""
+        self.offer([(event, len(_json.encode(event.data))) for event in events])
+
     def offer(self, run: list[tuple[TurnEvent, int]]) -> None:
         if self._end == "cut":
             return

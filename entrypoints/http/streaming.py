@@ -79,14 +79,12 @@ def replay(
 
     async def events() -> AsyncIterator[ServerSentEventMessage]:
         started, last, page = time.monotonic(), after_seq, first
-        while True:
+        while not page.running:
             for event in page.events:
                 yield message(event)
                 last = event.seq
                 if event.type in TERMINAL:
                     return
-            if page.running:
-                break
             if len(page.events) < PAGE:
                 return  # finished, and nothing comes after `last`
             if (found := await _page_after(reader, user_id, turn_id, last)) is None:
@@ -94,6 +92,7 @@ def replay(
             page = found
         with feeds.follow(user_id, turn_id, last) as follower:
             follower.on_cut = functools.partial(_cut, asyncio.current_task(), turn_id, follower)
+            follower.start_with(page.events)
             if turn_task is not None:
                 turn_task.add_done_callback(lambda _: follower.end("stopped"))
             while (left := max_s - (time.monotonic() - started)) > 0:
