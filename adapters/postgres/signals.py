@@ -4,9 +4,9 @@ Migration 0009's triggers notify channel `pantheon_turn_events` with '<turn_id>:
 transaction that stores turn events (and '<turn_id>:' for the running turns of a deleted room), so a
 notice arrives when, and only when, the events are there to read, from whichever process wrote them.
 The listening connection is a dedicated autocommit connection, not one of the pool's (a pooled
-connection would lose its LISTEN when handed to someone else). When it breaks (a database restart, an outage) it is opened again, retrying every
-RETRY_MIN_S..RETRY_MAX_S, and every watcher is woken once it listens again: notices sent in between
-are lost, so watchers read what they may have missed.
+connection would lose its LISTEN when handed to someone else). When it breaks (a database restart, an
+outage) it is opened again, retrying every RETRY_MIN_S..RETRY_MAX_S, and every watcher is woken once it
+listens again: notices sent in between are lost, so watchers read what they may have missed.
 """
 
 from __future__ import annotations
