@@ -16,15 +16,22 @@ from typing import Any
 
 import httpx
 
-from bench import floors, http_turns, memory, openai_facade, resilience
+from bench import floors, http_turns, memory, openai_facade, resilience, streams
 from bench.cases import run_interleaved
-from bench.infra import DATA_DIR, fresh_database, log, postgres, server, wait_healthy
+from bench.infra import DATA_DIR, fresh_database, log, postgres, server, source_tree, wait_healthy
 from bench.plan import Plan, Results
 from bench.report import render
 
 
 async def run_all(
-    base: str, database_url: str, plan: Plan, results: Results, server_pid: int | None, postgres: Any
+    base: str,
+    database_url: str,
+    plan: Plan,
+    results: Results,
+    server_pid: int | None,
+    postgres: Any,
+    only_streams: bool = False,
+    before: Any = None,
 ) -> None:
     pool = floors.open_pool(database_url)
     await pool.open(wait=True, timeout=30)
@@ -39,6 +46,9 @@ async def run_all(
                 results.env["postgres"] = str(row["server_version"]) if row else "?"
             api = http_turns.Api(client)
             await api.sign_up()
+            if only_streams:
+                await _streams(api, base, pool, server_pid, database_url, plan, results, before)
+                return
             manual = await http_turns.turn_case(
                 api,
                 "HTTP turn, manual, 1 sim agent",
@@ -104,12 +114,31 @@ async def run_all(
             results.followers = await resilience.followers(
                 api, base, server_pid, plan.followers, plan.followers_window_s
             )
+            await _streams(api, base, pool, server_pid, database_url, plan, results, before)
             if postgres is not None:
                 for outage_s in plan.outages_s:
                     log(f"section 9: the database stopped for {outage_s:.0f} s")
                     results.recovery.append(await resilience.recovery(api, postgres, outage_s))
     finally:
         await pool.close()
+
+
+async def _streams(
+    api: Any, base: str, pool: Any, pid: int | None, database_url: str, plan: Plan, results: Results, before: Any
+) -> None:
+    own = database_url if pid is not None else None  # a second server joins only the benchmark's own
+    results.streams = await streams.run(
+        api,
+        base,
+        pool,
+        pid,
+        own,
+        turns=plan.stream_turns,
+        agents=plan.stream_agents,
+        idle_counts=plan.idle_counts,
+        seconds=plan.idle_window_s,
+        before=before if own else None,
+    )
 
 
 def environment(results: Results, server_url: str) -> None:
@@ -138,6 +167,11 @@ def main(argv: list[str] | None = None) -> int:
         "(the database `pantheon_bench` is dropped and recreated in it)",
     )
     parser.add_argument("--quick", action="store_true", help="a few turns per section, to check the harness")
+    parser.add_argument("--streams-only", action="store_true", help="run only section 10 (streams)")
+    parser.add_argument(
+        "--before-ref",
+        help="also measure section 10's followers on a server running this commit (e.g. main), for before/after",
+    )
     args = parser.parse_args(argv)
     plan = Plan.quick() if args.quick else Plan()
     results = Results()
@@ -160,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 base, pid = stack.enter_context(server(database_url, config=memory.CONFIG))
                 environment(results, f"pantheon serve, pid {pid}, same database as the floors")
-            asyncio.run(run_all(base, database_url, plan, results, pid, stoppable))
+            before = source_tree(args.before_ref) if args.before_ref else None
+            asyncio.run(run_all(base, database_url, plan, results, pid, stoppable, args.streams_only, before))
             results.env["load_end"] = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     except KeyboardInterrupt:
         log("interrupted; everything started by the benchmark was stopped")

@@ -95,6 +95,16 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=5)
 
 
+def source_tree(ref: str) -> Path:
+    """The files of commit `ref` under .pantheon-bench/src-<ref>/ (git archive: the repository is untouched)."""
+    target = DATA_DIR / f"src-{ref}"
+    if not target.exists():
+        target.mkdir(parents=True)
+        archive = subprocess.run(["git", "archive", ref], cwd=ROOT, check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
 def _tail(path: Path, lines: int = 30) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -104,10 +114,17 @@ def _tail(path: Path, lines: int = 30) -> str:
 
 @contextlib.contextmanager
 def server(
-    database_url: str, *, config: str = "", startup_timeout_s: float = 90.0
+    database_url: str,
+    *,
+    config: str = "",
+    startup_timeout_s: float = 90.0,
+    src: Path | None = None,
+    name: str = "server",
 ) -> Iterator[tuple[str, int]]:
     """`pantheon serve` on a free port of 127.0.0.1, with `config` as its PANTHEON_CONFIG file when given;
-    yields (base URL, pid); stops it on exit, error or Ctrl-C."""
+    yields (base URL, pid); stops it on exit, error or Ctrl-C.
+
+    `src`: run the code of that source tree instead (an older commit, for before/after figures)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
     env |= {
@@ -120,20 +137,22 @@ def server(
     if config:
         (DATA_DIR / "pantheon.toml").write_text(config)
         env["PANTHEON_CONFIG"] = str(DATA_DIR / "pantheon.toml")
-    log_path = DATA_DIR / "server.log"
+    log_path = DATA_DIR / f"{name}.log"
+    command, cwd = _server_command(), ROOT
+    if src is not None:
+        command, cwd = [sys.executable, "-m", "entrypoints.cli", "serve"], src
+        env["PYTHONPATH"] = str(src)
     base = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as out:
         # Own session: a Ctrl-C reaches only the benchmark, which then stops the server itself.
-        proc = subprocess.Popen(
-            _server_command(), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            log(f"server pid {proc.pid} starting on {base} (log: {log_path.relative_to(ROOT)})")
+            log(f"{name} pid {proc.pid} starting on {base} (log: {log_path.relative_to(ROOT)})")
             wait_healthy(base, startup_timeout_s, proc, log_path)
             yield base, proc.pid
         finally:
             _stop(proc)
-            log("server stopped")
+            log(f"{name} stopped")
 
 
 def wait_healthy(

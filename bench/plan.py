@@ -8,6 +8,7 @@ from bench.memory import LongSession
 from bench.openai_facade import FacadeComparison
 from bench.resilience import Followers, Recovery
 from bench.stats import Sample
+from bench.streams import Streams
 
 
 @dataclass
@@ -33,6 +34,10 @@ class Plan:
     outages_s: tuple[float, ...] = (5.0, 15.0)
     facade_warmup: int = 20
     facade_n: int = 200  # turns per route, measured in alternation
+    stream_turns: int = 3  # section 10: latency turns of `stream_agents` sim-slow agents
+    stream_agents: int = 3
+    idle_counts: tuple[int, ...] = (200, 1000)  # idle followers: RSS at the first count, CPU and queries at each
+    idle_window_s: float = 5.0
 
     @classmethod
     def quick(cls) -> Plan:
@@ -55,6 +60,10 @@ class Plan:
             outages_s=(2.0,),
             facade_warmup=3,
             facade_n=20,
+            stream_turns=1,
+            stream_agents=2,
+            idle_counts=(50, 100),
+            idle_window_s=1.0,
         )
 
 
@@ -72,4 +81,5 @@ class Results:
     followers: Followers | None = None
     recovery: list[Recovery] = field(default_factory=list)
     facade: FacadeComparison | None = None  # section 11: the OpenAI-compatible entrypoint vs the native route
+    streams: Streams | None = None
     env: dict[str, str] = field(default_factory=dict)

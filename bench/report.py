@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from bench import openai_facade
+from bench import streams
 from bench.plan import Plan, Results
 from bench.stats import Sample, ratio
 
@@ -131,6 +132,7 @@ def render(results: Results, plan: Plan) -> str:
 
     out += resilience_tables(results)
     out += openai_facade.report_lines(results.facade)
+    out += streams.report_lines(results.streams, table)
     rate = results.throughput[1] if results.throughput else math.nan
 
     def verdict(ok: bool | None) -> str:
@@ -180,6 +182,7 @@ def render(results: Results, plan: Plan) -> str:
                 outage.first_turn_ms <= 2000,
             )
         )
+    targets += streams.targets(results.streams)
     out += ["", "Targets (informational, not asserted):", ""]
     out += [f"- {text} -> {verdict(ok)}" for text, ok in targets]
     return "\n".join(out)

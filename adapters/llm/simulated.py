@@ -32,6 +32,10 @@ summary text names the turns and their topics. The room's goal may hold `<<panth
 is free text) or `<<pantheon-sim:summary-fails>>` (the call fails, as a provider error would).
 An agent asked to "recall" or "remind" answers with every "Fact: …" sentence it was sent (from the
 summary or the recent turns), so that a test can see what memory carried.
+
+For measuring streams (`make bench`): a system message holding `<<pantheon-sim:clock>>` makes each
+chunk start with the wall-clock time it was handed over, `[t=<ns since the epoch>]`, so a client on the
+same machine can tell how long a delta took from the provider to its screen.
 """
 
 from __future__ import annotations
@@ -64,6 +68,7 @@ _FACT = re.compile(r"\bFact:[^.!?\n]*[.!?]?")
 _TURN_LINE = re.compile(r"^Turn (\d+)\. The user: (.*)$", re.MULTILINE)
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
 _RECALL = re.compile(r"\b(recall|remind)", re.IGNORECASE)
+CLOCK_MARKER = "<<pantheon-sim:clock>>"
 _TAG = re.compile(r"(?<![\w.@-])@([a-z][a-z0-9_]{0,31})(?![a-z0-9_])")
 _LEADING_FILLER = re.compile(r"^(?:(?:again|then|and|too)\b[\s,;:.-]*)+", re.IGNORECASE)
 _TRAILING_FILLER = re.compile(r"(?:[\s,;:.-]*\b(?:then|and|again))+$", re.IGNORECASE)
@@ -139,11 +144,17 @@ class SimulatedLlm:
         if not echo and _RECALL.search(user_message):
             answer = recall(request.messages) or answer
         delay_s = self._slow_chunk_delay_s if request.model.provider_model.endswith("-slow") else 0.0
+        clock = any(m.role == "system" and CLOCK_MARKER in m.content for m in request.messages)
+        sent = []
         for chunk in split_chunks(answer):
             if delay_s:
                 await self._sleep(delay_s)
+            if clock:
+                chunk = f"[t={time.time_ns()}]{chunk}"
+            sent.append(chunk)
             if on_delta is not None:
                 await on_delta(chunk)
+        answer = "".join(sent)
         attempt = LlmAttempt(
             call_id=request.first_call_id,
             status="success",

@@ -9,7 +9,7 @@ import msgspec
 
 from adapters.llm import codes
 from adapters.llm.estimate import estimate_input_tokens
-from adapters.llm.simulated import ECHO_MARKER, FAIL_MARKER, SimulatedLlm, decide
+from adapters.llm.simulated import CLOCK_MARKER, ECHO_MARKER, FAIL_MARKER, SimulatedLlm, decide
 from application.manager import DECISION_FORMAT, manager_messages
 from application.ports.llm import ChatMessage
 from application.ports.turns import TurnContext
@@ -50,6 +50,20 @@ async def test_answer_streams_in_chunks_that_join_to_the_text():
     assert len(deltas.deltas) > 5
     assert "".join(deltas.deltas) == result.text
     assert all(1 <= len(d.split()) <= 3 for d in deltas.deltas)
+
+
+async def test_the_clock_marker_stamps_each_chunk_with_the_time_it_was_handed_over():
+    import re
+    import time
+
+    deltas = DeltaRecorder()
+    before = time.time_ns()
+    result = await SimulatedLlm().stream(sim_request(role=f"You time things. {CLOCK_MARKER}"), deltas)
+    after = time.time_ns()
+
+    stamps = [int(re.match(r"\[t=(\d+)\]", d).group(1)) for d in deltas.deltas]  # type: ignore[union-attr]
+    assert len(stamps) == len(deltas.deltas) > 5 and before <= stamps[0] <= stamps[-1] <= after
+    assert stamps == sorted(stamps) and "".join(deltas.deltas) == result.text
 
 
 async def test_usage_and_attempt():
