@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -38,6 +39,7 @@ OUTAGE_POLL_S = 1.0  # … and this often while the database is unavailable
 PAGE = 500
 DEFAULT_BACKLOG_BYTES = 1024 * 1024  # JSON bytes of the events waiting for one reader before it is cut
 
+log = logging.getLogger(__name__)
 End = Literal["finished", "stopped", "gone", "cut"]
 _json = msgspec.json.Encoder()
 
@@ -233,6 +235,11 @@ class _Feed:
             try:
                 page = await self.read(self.last)
             except StoreUnavailable:
+                self._forced = True
+                await asyncio.sleep(OUTAGE_POLL_S)
+                continue
+            except Exception:  # a feed that died would leave its followers waiting for nothing
+                log.exception("reading a followed turn's events failed", extra={"fields": {"turn_id": self.turn_id}})
                 self._forced = True
                 await asyncio.sleep(OUTAGE_POLL_S)
                 continue

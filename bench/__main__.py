@@ -126,18 +126,18 @@ async def run_all(
 async def _streams(
     api: Any, base: str, pool: Any, pid: int | None, database_url: str, plan: Plan, results: Results, before: Any
 ) -> None:
-    own = database_url if pid is not None else None  # a second server joins only the benchmark's own
+    if pid is None:  # section 10 starts more servers on the benchmark's own database
+        log("section 10 skipped: it needs the benchmark's own server")
+        return
     results.streams = await streams.run(
         api,
-        base,
         pool,
-        pid,
-        own,
+        database_url,
         turns=plan.stream_turns,
         agents=plan.stream_agents,
         idle_counts=plan.idle_counts,
         seconds=plan.idle_window_s,
-        before=before if own else None,
+        before=before,
     )
 
 

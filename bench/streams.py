@@ -33,6 +33,7 @@ from typing import Any
 import httpx
 from psycopg_pool import AsyncConnectionPool
 
+from adapters.postgres.events import INSERT_EVENTS
 from bench.http_turns import API, Api
 from bench.infra import log, process_cpu_s, server
 from bench.stats import Sample
@@ -66,6 +67,7 @@ class Streams:
     rss_per_stream_kb: float = float("nan")
     rss_streams: int = 0
     ended: int = 0  # idle streams that got the terminal event when the turn ended
+    floor: Sample | None = None
     before: Idle | None = None  # the same, served by an older source tree (`--before-ref`)
 
 
@@ -101,12 +103,11 @@ async def latency(api: Api, base: str, others: dict[str, str], turns: int, agent
             async with streams.stream(
                 "POST", f"{base}{API}/sessions/{session}/turns", json={"message": "Tick."}, headers=stream
             ) as posted:
-                items: list[dict[str, Any]] = []
-                while not items:
-                    items = (await api.client.get(f"{API}/sessions/{session}/turns", headers=api.headers)).json()[
-                        "items"
-                    ]
-                turn_path = f"{API}/sessions/{session}/turns/{items[0]['id']}/events"
+                running: list[str] = []
+                while not running:
+                    listed = await api.client.get(f"{API}/sessions/{session}/turns", headers=api.headers)
+                    running = [t["id"] for t in listed.json()["items"] if t["status"] == "running"]
+                turn_path = f"{API}/sessions/{session}/turns/{running[0]}/events"
                 readers = [asyncio.ensure_future(_read(posted, found[PATHS[0]]))]
                 for label, server_base in {PATHS[1]: base, **others}.items():
                     readers.append(asyncio.ensure_future(_follow(streams, server_base + turn_path, api, found[label])))
@@ -158,14 +159,14 @@ async def quiet_running_turn(pool: AsyncConnectionPool, user_id: str) -> tuple[s
     return str(session), str(turn)
 
 
-async def end_turn(pool: AsyncConnectionPool, turn: str) -> None:
-    failed = {"turn_id": turn, "seq": 2, "error": {"code": "bench_done", "detail": "the benchmark ended it"}}
+async def end_turn(pool: AsyncConnectionPool, turn: str, seq: int = 2) -> None:
+    failed = {"turn_id": turn, "seq": seq, "error": {"code": "bench_done", "detail": "the benchmark ended it"}}
     async with pool.connection() as conn, conn.transaction():
         await conn.execute("UPDATE turns SET status = 'failed', completed_at = now() WHERE id = %s", (turn,))
         await conn.execute(
             "INSERT INTO turn_events (turn_id, seq, type, payload, created_at)"
-            " VALUES (%s, 2, 'turn_failed', %s, now())",
-            (turn, json.dumps(failed)),
+            " VALUES (%s, %s, 'turn_failed', %s, now())",
+            (turn, seq, json.dumps(failed)),
         )
 
 
@@ -217,14 +218,13 @@ async def idle_followers(
     pid: int | None,
     counts: tuple[int, ...],
     seconds: float,
-    api_base: str | None = None,
 ) -> tuple[list[IdleWindow], float, int, int]:
     """Windows with 0 and each of `counts` followers; (windows, RSS KB per stream at counts[0], that count,
     streams that saw the turn end)."""
     user_id = (await api.client.get(f"{API}/me", headers=api.headers)).json()["id"]
     session, turn = await quiet_running_turn(pool, user_id)
     path = f"{base}{API}/sessions/{session}/turns/{turn}/events"
-    windows = [await _window(api, pool, pid, 0, seconds, api_base)]
+    windows = [await _window(api, pool, pid, 0, seconds, base)]
     rss_before, rss_per_stream = rss_kb(pid), float("nan")
     limits = httpx.Limits(max_connections=max(counts) + 10, max_keepalive_connections=0)
     ended = 0
@@ -247,18 +247,33 @@ async def idle_followers(
             if count == counts[0]:
                 rss_per_stream = (rss_kb(pid) - rss_before) / count
             log(f"section 10: {count} idle followers")
-            windows.append(await _window(api, pool, pid, count, seconds, api_base))
+            windows.append(await _window(api, pool, pid, count, seconds, base))
         await end_turn(pool, turn)
         ended = sum(await asyncio.wait_for(asyncio.gather(*tasks), 120))
     return windows, rss_per_stream, counts[0], ended
 
 
+async def store_floor(pool: AsyncConnectionPool, api: Api, n: int) -> Sample:
+    """The write every delta makes before anyone may see it: one event INSERT (and its commit, which
+    also sends the notice), timed from here; no reader is following this turn."""
+    user_id = (await api.client.get(f"{API}/me", headers=api.headers)).json()["id"]
+    _, turn = await quiet_running_turn(pool, user_id)
+    sample = Sample("one event stored (INSERT + commit + NOTIFY), from the benchmark process")
+    for seq in range(2, n + 2):
+        data = {"turn_id": turn, "seq": seq, "index": 0, "text": "three words here "}
+        events = json.dumps([{"seq": seq, "type": "step_delta", "data": data}])
+        started = time.perf_counter()
+        async with pool.connection() as conn:
+            await conn.execute(INSERT_EVENTS, {"turn_id": turn, "events": events, "at": datetime.now(UTC)})
+        sample.values.append((time.perf_counter() - started) * 1000)
+    await end_turn(pool, turn, n + 2)
+    return sample
+
+
 async def run(
     api: Api,
-    base: str,
     pool: AsyncConnectionPool,
-    pid: int | None,
-    database_url: str | None,
+    database_url: str,
     *,
     turns: int,
     agents: int,
@@ -266,29 +281,29 @@ async def run(
     seconds: float,
     before: Path | None = None,
 ) -> Streams:
-    """Section 10; `database_url` (the benchmark's own server's) lets a second server process join in, and
-    `before` a third one running an older source tree (its followers poll), measured alike."""
+    """Section 10 against the benchmark's own server (it runs the turns) and a second, fresh server
+    process (followers from another process; idle followers); `before` adds a third one running an
+    older source tree, whose followers poll, measured alike."""
     result = Streams()
+    base = str(api.client.base_url).rstrip("/")
     with contextlib.ExitStack() as stack:
-        others: dict[str, str] = {}
+        log("section 10: a second server process for the cross-process and idle followers")
+        other = stack.enter_context(server(database_url, name="server-2"))
+        others = {PATHS[2]: other[0]}
         old: tuple[str, int] | None = None
-        if database_url is not None:
-            log("section 10: a second server process for the cross-process follower")
-            others[PATHS[2]] = stack.enter_context(server(database_url, name="server-2"))[0]
-            if before is not None:
-                old = stack.enter_context(server(database_url, src=before, name="server-before"))
-                others[BEFORE] = old[0]
+        if before is not None:
+            old = stack.enter_context(server(database_url, src=before, name="server-before"))
+            others[BEFORE] = old[0]
         log(f"section 10: delta-to-wire latency, {turns} turns of {agents} sim-slow agents")
         result.latency = await latency(api, base, others, turns, agents)
+        result.floor = await store_floor(pool, api, 200)
+        await asyncio.sleep(2.0)  # the turns above leave some housekeeping behind (their threads pruned)
+        windows, per_stream, at, ended = await idle_followers(api, other[0], pool, other[1], idle_counts, seconds)
+        result.idle, result.rss_per_stream_kb, result.rss_streams, result.ended = windows, per_stream, at, ended
         if old is not None:
             log("section 10: idle followers on the server running the older code")
-            windows, per_stream, at, ended = await idle_followers(
-                api, old[0], pool, old[1], idle_counts, seconds, api_base=old[0]
-            )
+            windows, per_stream, at, ended = await idle_followers(api, old[0], pool, old[1], idle_counts, seconds)
             result.before = Idle(windows, per_stream, at, ended)
-    await asyncio.sleep(2.0)  # the turns above leave some housekeeping behind (their threads pruned)
-    windows, per_stream, at, ended = await idle_followers(api, base, pool, pid, idle_counts, seconds)
-    result.idle, result.rss_per_stream_kb, result.rss_streams, result.ended = windows, per_stream, at, ended
     return result
 
 
@@ -299,11 +314,12 @@ def report_lines(found: Streams | None, table: Any) -> list[str]:
     if found is None:
         return []
     out = ["", "Section 10, streams: added latency from a provider delta to the SSE line read by a client:", ""]
-    rows = [[s.label, str(s.n), f"{s.p50:.2f}", f"{s.p95:.2f}", s.note] for s in found.latency.values()]
+    samples = [*found.latency.values(), *([found.floor] if found.floor else [])]
+    rows = [[s.label, str(s.n), f"{s.p50:.2f}", f"{s.p95:.2f}", s.note] for s in samples]
     out += table(["reader", "n", "p50 ms", "p95 ms", "note"], rows, right={1, 2, 3})
     out += [
         "",
-        "Idle followers of one running (quiet) turn, "
+        "Idle followers, on a server process of their own, of one running turn that stays quiet: "
         f"RSS growth {found.rss_per_stream_kb:.1f} KB per stream at {found.rss_streams} streams; "
         f"{found.ended} streams ended with the turn's terminal event:",
         "",

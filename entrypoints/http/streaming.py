@@ -124,7 +124,8 @@ def _cut(sender: asyncio.Task[Any] | None, turn_id: UUID, follower: Follower) ->
     """A reader fell more than the backlog bound behind: the task sending to it is stuck in a write the
     client does not read, so it is cancelled; the server closes the connection, and the client may
     reconnect with Last-Event-ID."""
-    log.warning("event stream cut: its reader fell behind", extra={"turn_id": str(turn_id), "seq": follower.last})
+    fields = {"turn_id": str(turn_id), "last_seq": follower.last}
+    log.warning("event stream cut: its reader fell behind", extra={"fields": fields})
     if sender is not None:
         sender.cancel()
 
