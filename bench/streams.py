@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import re
 import time
 import uuid
@@ -187,9 +188,10 @@ def rss_kb(pid: int | None) -> float:
     return float("nan")
 
 
-async def _checkouts(api: Api, base: str | None) -> int:
-    url = f"{base}/healthz" if base else "/healthz"
-    return int((await api.client.get(url)).json()["pool"]["checkouts"])
+async def _checkouts(api: Api, base: str | None) -> float:
+    """The server's pool checkouts so far; NaN when it cannot say (503: its pool exhausted)."""
+    response = await api.client.get(f"{base}/healthz" if base else "/healthz")
+    return float(response.json()["pool"]["checkouts"]) if response.status_code == 200 else float("nan")
 
 
 async def _window(
@@ -232,9 +234,12 @@ async def idle_followers(
         opened = asyncio.Semaphore(0)
 
         async def follow() -> bool:
-            async with crowd.stream("GET", path, headers=api.headers) as response:
-                opened.release()
-                body = b"".join([chunk async for chunk in response.aiter_bytes()])
+            try:
+                async with crowd.stream("GET", path, headers=api.headers) as response:
+                    opened.release()
+                    body = b"".join([chunk async for chunk in response.aiter_bytes()])
+            except httpx.HTTPError:  # an overwhelmed server drops some
+                return False
             return b"event: turn_failed" in body
 
         tasks: list[asyncio.Future[bool]] = []
@@ -341,7 +346,8 @@ def report_lines(found: Streams | None, table: Any) -> list[str]:
 
 
 def _cells(w: IdleWindow) -> list[str]:
-    return [str(w.followers), f"{w.cpu_share:.1%}", f"{w.queries_per_s:.1f}", f"{w.checkouts_per_s:.1f}"]
+    checkouts = "- (pool exhausted)" if math.isnan(w.checkouts_per_s) else f"{w.checkouts_per_s:.1f}"
+    return [str(w.followers), f"{w.cpu_share:.1%}", f"{w.queries_per_s:.1f}", checkouts]
 
 
 def targets(found: Streams | None) -> list[tuple[str, bool | None]]:
