@@ -126,8 +126,8 @@ async def run_all(
 async def _streams(
     api: Any, base: str, pool: Any, pid: int | None, database_url: str, plan: Plan, results: Results, before: Any
 ) -> None:
-    if pid is None:  # section 10 starts more servers on the benchmark's own database
-        log("section 10 skipped: it needs the benchmark's own server")
+    if pid is None:  # section 12 starts more servers on the benchmark's own database
+        log("section 12 skipped: it needs the benchmark's own server")
         return
     results.streams = await streams.run(
         api,
@@ -167,10 +167,10 @@ def main(argv: list[str] | None = None) -> int:
         "(the database `pantheon_bench` is dropped and recreated in it)",
     )
     parser.add_argument("--quick", action="store_true", help="a few turns per section, to check the harness")
-    parser.add_argument("--streams-only", action="store_true", help="run only section 10 (streams)")
+    parser.add_argument("--streams-only", action="store_true", help="run only section 12 (streams)")
     parser.add_argument(
         "--before-ref",
-        help="also measure section 10's followers on a server running this commit (e.g. main), for before/after",
+        help="also measure section 12's followers on a server running this commit (e.g. main), for before/after",
     )
     args = parser.parse_args(argv)
     plan = Plan.quick() if args.quick else Plan()

@@ -34,7 +34,7 @@ class Plan:
     outages_s: tuple[float, ...] = (5.0, 15.0)
     facade_warmup: int = 20
     facade_n: int = 200  # turns per route, measured in alternation
-    stream_turns: int = 3  # section 10: latency turns of `stream_agents` sim-slow agents
+    stream_turns: int = 3  # section 12: latency turns of `stream_agents` sim-slow agents
     stream_agents: int = 3
     idle_counts: tuple[int, ...] = (200, 1000)  # idle followers: RSS at the first count, CPU and queries at each
     idle_window_s: float = 5.0

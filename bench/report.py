@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import math
 
-from bench import openai_facade
-from bench import streams
+from bench import openai_facade, streams
 from bench.plan import Plan, Results
 from bench.stats import Sample, ratio
 

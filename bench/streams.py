@@ -1,4 +1,4 @@
-"""Section 10: streams. How long a provider's delta takes to reach a client's socket; what idle followers
+"""Section 12: streams. How long a provider's delta takes to reach a client's socket; what idle followers
 of a running turn cost the server (CPU) and the database (queries); how much memory an open stream holds.
 
 Latency, honestly: the `sim-slow` agents' role prompts hold `<<pantheon-sim:clock>>`, so the simulated
@@ -251,7 +251,7 @@ async def idle_followers(
             await asyncio.sleep(1.0)  # every stream has sent its first page and joined the turn's feed
             if count == counts[0]:
                 rss_per_stream = (rss_kb(pid) - rss_before) / count
-            log(f"section 10: {count} idle followers")
+            log(f"section 12: {count} idle followers")
             windows.append(await _window(api, pool, pid, count, seconds, base))
         await end_turn(pool, turn)
         ended = sum(await asyncio.wait_for(asyncio.gather(*tasks), 120))
@@ -286,27 +286,27 @@ async def run(
     seconds: float,
     before: Path | None = None,
 ) -> Streams:
-    """Section 10 against the benchmark's own server (it runs the turns) and a second, fresh server
+    """Section 12 against the benchmark's own server (it runs the turns) and a second, fresh server
     process (followers from another process; idle followers); `before` adds a third one running an
     older source tree, whose followers poll, measured alike."""
     result = Streams()
     base = str(api.client.base_url).rstrip("/")
     with contextlib.ExitStack() as stack:
-        log("section 10: a second server process for the cross-process and idle followers")
+        log("section 12: a second server process for the cross-process and idle followers")
         other = stack.enter_context(server(database_url, name="server-2"))
         others = {PATHS[2]: other[0]}
         old: tuple[str, int] | None = None
         if before is not None:
             old = stack.enter_context(server(database_url, src=before, name="server-before"))
             others[BEFORE] = old[0]
-        log(f"section 10: delta-to-wire latency, {turns} turns of {agents} sim-slow agents")
+        log(f"section 12: delta-to-wire latency, {turns} turns of {agents} sim-slow agents")
         result.latency = await latency(api, base, others, turns, agents)
         result.floor = await store_floor(pool, api, 200)
         await asyncio.sleep(2.0)  # the turns above leave some housekeeping behind (their threads pruned)
         windows, per_stream, at, ended = await idle_followers(api, other[0], pool, other[1], idle_counts, seconds)
         result.idle, result.rss_per_stream_kb, result.rss_streams, result.ended = windows, per_stream, at, ended
         if old is not None:
-            log("section 10: idle followers on the server running the older code")
+            log("section 12: idle followers on the server running the older code")
             windows, per_stream, at, ended = await idle_followers(api, old[0], pool, old[1], idle_counts, seconds)
             result.before = Idle(windows, per_stream, at, ended)
     return result
@@ -318,7 +318,7 @@ async def run(
 def report_lines(found: Streams | None, table: Any) -> list[str]:
     if found is None:
         return []
-    out = ["", "Section 10, streams: added latency from a provider delta to the SSE line read by a client:", ""]
+    out = ["", "Section 12, streams: added latency from a provider delta to the SSE line read by a client:", ""]
     samples = [*found.latency.values(), *([found.floor] if found.floor else [])]
     rows = [[s.label, str(s.n), f"{s.p50:.2f}", f"{s.p95:.2f}", s.note] for s in samples]
     out += table(["reader", "n", "p50 ms", "p95 ms", "note"], rows, right={1, 2, 3})
