@@ -16,6 +16,7 @@ import pytest
 from adapters.memory.signals import MemoryTurnEventSignals
 from adapters.postgres.events import PostgresTurnEventStore
 from adapters.postgres.ledger import PostgresUsageLedger
+from adapters.postgres.memory import PostgresSummaryStore
 from adapters.postgres.signals import PostgresTurnEventSignals
 from adapters.postgres.steps import PostgresStepRecorder
 from adapters.postgres.turns import PostgresHistoryStore, PostgresTurnStore
@@ -126,6 +127,7 @@ def postgres_ports(pool: Any) -> TurnPorts:
         PostgresStepRecorder(pool),
         PostgresTurnEventStore(pool),
         PostgresUsageLedger(pool),
+        PostgresSummaryStore(pool),
     )
 
 

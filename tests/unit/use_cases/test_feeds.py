@@ -13,6 +13,7 @@ from adapters.memory.stores import MemoryDatabase
 from adapters.memory.turns import (
     MemoryHistoryStore,
     MemoryStepRecorder,
+    MemorySummaryStore,
     MemoryTurnEventStore,
     MemoryTurnStore,
     MemoryUsageLedger,
@@ -48,6 +49,7 @@ class World:
             MemoryStepRecorder(self.db),
             CountingStore(self.db),
             MemoryUsageLedger(self.db),
+            MemorySummaryStore(self.db),
         )
         self.store: CountingStore = self.ports.events  # type: ignore[assignment]
         self.feeds = TurnFeeds(self.store, MemoryTurnEventSignals(self.db), **feeds)  # type: ignore[arg-type]
