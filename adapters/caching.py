@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from decimal import Decimal
 from uuid import UUID
 
 from application.ports.pricing import PricingStore
@@ -21,6 +22,7 @@ from application.ports.turns import HistoryStore, HistoryTurn
 from application.ports.users import UserStore
 from domain.model import User
 from domain.pricing import PricingVersion
+from domain.wallet import ZERO
 
 KEY_TTL_S = 30.0
 KEY_CACHE_SIZE = 10_000
@@ -31,14 +33,19 @@ HISTORY_KEEP = 20  # turns of history kept per session: the most a step reads
 
 class CachedUserStore:
     """Keys cannot be revoked through the API yet; when they can, revocation must clear this cache (or
-    take effect within KEY_TTL_S on other processes)."""
+    take effect within KEY_TTL_S on other processes), as suspension does (`forget_user`)."""
 
     def __init__(self, inner: UserStore) -> None:
         self._inner = inner
         self._recent: dict[bytes, tuple[float, User]] = {}
 
-    async def create_user(self, user: User, key_hash: bytes) -> None:
-        await self._inner.create_user(user, key_hash)
+    async def create_user(self, user: User, key_hash: bytes, starting_credits: Decimal = ZERO) -> None:
+        await self._inner.create_user(user, key_hash, starting_credits)
+
+    async def forget_user(self, user_id: UUID) -> None:
+        """This process stops trusting what it cached of the user at once; others within KEY_TTL_S."""
+        self._recent = {k: v for k, v in self._recent.items() if v[1].id != user_id}
+        await self._inner.forget_user(user_id)
 
     async def user_for_key(self, key_hash: bytes) -> User | None:
         now = time.monotonic()

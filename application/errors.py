@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from domain.turns import StepError
+
 
 class StoreUnavailable(Exception):
     """The database cannot be reached, or has no connection to spare, right now: a temporary condition.
@@ -27,3 +29,12 @@ class TurnUnavailable(StoreUnavailable):
     def __init__(self, detail: str, *, turn_id: UUID, started: bool | None) -> None:
         super().__init__(detail, maybe_written=True)
         self.turn_id, self.started = turn_id, started
+
+
+class CallRefused(Exception):
+    """Raised by an AttemptObserver before an attempt is sent, to stop the call there: the attempt is
+    not sent, and the call ends with `error` (e.g. its worst case could not be reserved)."""
+
+    def __init__(self, error: StepError) -> None:
+        super().__init__(error.detail)
+        self.error = error

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -25,6 +26,7 @@ from domain.errors import ContextBudgetExceeded
 from domain.model import ModelSpec
 from domain.pricing import PricingVersion
 from domain.turns import PlannedStep, StepError, StepKind, StepStatus, StepUsage, TurnStep
+from domain.wallet import worst_case
 
 HISTORY_TURNS = 20  # raw turns read after the summary, at most: a turn's cost must not grow with the session
 PURPOSE: dict[StepKind, Purpose] = {
@@ -45,6 +47,7 @@ class TurnRun:
     attempts: int = 0  # ledger rows this run wrote
     memory: Memory = field(default_factory=Memory)  # the session as the turn sees it (read at its start)
     overhead: list[StepUsage] = field(default_factory=list)  # calls of no step (the summary's) this run paid
+    hold_taken: bool = False  # the turn's opening hold already stood for a call attempt of this run
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,13 @@ def call_records(
 
 def estimate_messages(messages: list[ChatMessage]) -> int:
     return sum(message_tokens(m.content) for m in messages)
+
+
+def call_worst_case(prepared: PreparedStep, pricing: PricingVersion) -> Decimal:
+    """What the wallet reserves before each attempt of this call (invariant 8)."""
+    return worst_case(
+        pricing, prepared.spec.alias, prepared.intent.estimated_input_tokens, prepared.request.max_output_tokens
+    )
 
 
 def priced_rows(

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from bench import floors, http_turns, memory, openai_facade, resilience, streams
+from bench import floors, http_turns, memory, openai_facade, resilience, streams, wallet
 from bench.cases import run_interleaved
 from bench.infra import DATA_DIR, fresh_database, log, postgres, server, source_tree, wait_healthy
 from bench.plan import Plan, Results
@@ -32,6 +32,7 @@ async def run_all(
     postgres: Any,
     only_streams: bool = False,
     before: Any = None,
+    base_no_wallets: str | None = None,
 ) -> None:
     pool = floors.open_pool(database_url)
     await pool.open(wait=True, timeout=30)
@@ -40,7 +41,10 @@ async def run_all(
         max_connections=plan.clients * 2, max_keepalive_connections=plan.clients * 2, keepalive_expiry=2.0
     )
     try:
-        async with httpx.AsyncClient(base_url=base, timeout=60.0, limits=limits) as client:
+        async with (
+            httpx.AsyncClient(base_url=base, timeout=60.0, limits=limits) as client,
+            httpx.AsyncClient(base_url=base_no_wallets or base, timeout=60.0) as client_no_wallets,
+        ):
             async with pool.connection() as conn:
                 row = await (await conn.execute("SHOW server_version")).fetchone()
                 results.env["postgres"] = str(row["server_version"]) if row else "?"
@@ -93,9 +97,17 @@ async def run_all(
                 for durability in (None, "exit")
             }
             sql = {steps: await floors.sql_case(pool, steps, warmup=plan.sql_warmup, n=plan.sql_n) for steps in (1, 5)}
+            # Section 1w: the same manual turn on a server with PANTHEON_WALLETS=false (bench/wallet.py).
+            wallets = (
+                await wallet.wallet_cases(client, client_no_wallets, warmup=plan.manual_warmup, n=plan.manual_n)
+                if base_no_wallets
+                else []
+            )
             log("sections 1-4: warming up")
-            cases = [manual, roundtable, orchestrator, roundtable3, *bare.values(), *sql.values()]
+            cases = [manual, roundtable, orchestrator, roundtable3, *bare.values(), *sql.values(), *wallets]
             await run_interleaved(cases, plan.rounds)
+            if wallets:
+                results.wallet = (wallets[0].sample, wallets[1].sample)
             results.manual, results.roundtable = manual.sample, roundtable.sample
             results.orchestrator, results.roundtable3 = orchestrator.sample, roundtable3.sample
             results.langgraph = {key: case.sample for key, case in bare.items()}
@@ -195,7 +207,14 @@ def main(argv: list[str] | None = None) -> int:
                 base, pid = stack.enter_context(server(database_url, config=memory.CONFIG))
                 environment(results, f"pantheon serve, pid {pid}, same database as the floors")
             before = source_tree(args.before_ref) if args.before_ref else None
-            asyncio.run(run_all(base, database_url, plan, results, pid, stoppable, args.streams_only, before))
+            no_wallets = None
+            if not args.url and not args.streams_only:  # the same server with PANTHEON_WALLETS=false
+                no_wallets, _ = stack.enter_context(
+                    server(database_url, config=memory.CONFIG, extra_env=wallet.WALLETS_OFF, name="server-no-wallets")
+                )
+            asyncio.run(
+                run_all(base, database_url, plan, results, pid, stoppable, args.streams_only, before, no_wallets)
+            )
             results.env["load_end"] = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     except KeyboardInterrupt:
         log("interrupted; everything started by the benchmark was stopped")

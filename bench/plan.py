@@ -82,4 +82,5 @@ class Results:
     recovery: list[Recovery] = field(default_factory=list)
     facade: FacadeComparison | None = None  # section 11: the OpenAI-compatible entrypoint vs the native route
     streams: Streams | None = None
+    wallet: tuple[Sample, Sample] | None = None  # the manual turn with wallets, and on a PANTHEON_WALLETS=false server
     env: dict[str, str] = field(default_factory=dict)

@@ -78,6 +78,8 @@ def render(results: Results, plan: Plan) -> str:
     long = results.long_session
     rows += [sample_row("10a", long.first if long else None), sample_row("10b", long.last if long else None)]
     rows.append(sample_row("7", results.throughput[0] if results.throughput else None))
+    on, off = results.wallet or (None, None)
+    rows += [sample_row("1w", on), sample_row("1x", off)]
     out += table(["#", "measurement", "n", "p50 ms", "p95 ms", "note"], rows, right={2, 3, 4})
 
     def pair(a: Sample | None, b: Sample | None) -> tuple[float, float]:
@@ -102,6 +104,7 @@ def render(results: Results, plan: Plan) -> str:
             "HTTP orchestrator, 3 agent runs / roundtable, 3 agents (8 calls / 3)",
             pair(results.orchestrator, results.roundtable3),
         ),
+        "5h": ("HTTP manual with wallets / with PANTHEON_WALLETS=false (1w / 1x)", pair(on, off)),
         "6": (f"one session: turns {plan.growth_turns - 19}-{plan.growth_turns} / turns 1-20", pair(last, first)),
         "10": (
             f"long session, small window: turns {plan.long_session_turns - 19}-{plan.long_session_turns} / 1-20",
@@ -156,6 +159,10 @@ def render(results: Results, plan: Plan) -> str:
         (
             f"HTTP turn <= 3x raw SQL floor, 5 agents (aim): {times(ratios['5d'][1][0])}",
             at_most(ratios["5d"][1][0], 3.0),
+        ),
+        (
+            f"wallets cost <= 1.1x a turn (p50 ratio 1w / 1x): {times(ratios['5h'][1][0])}",
+            at_most(ratios["5h"][1][0], 1.1),
         ),
         (f"turn 200 <= 1.25x turn 1 (p50 of 20): {times(ratios['6'][1][0])}", at_most(ratios["6"][1][0], 1.25)),
         (

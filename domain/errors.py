@@ -67,3 +67,35 @@ class TooManyAgents(DomainError):
 
 def too_many_agents(limit: int) -> TooManyAgents:
     return TooManyAgents(f"A room holds at most {limit} agents.", extra={"limit": limit})
+
+
+class InsufficientCredits(DomainError):
+    code = "insufficient_credits"
+
+
+class RateLimited(DomainError):
+    """A limit on how much a user runs at once or per minute; `retry_after_s` becomes Retry-After."""
+
+    code = "rate_limited"
+
+    def __init__(self, detail: str, *, limit: int, retry_after_s: int) -> None:
+        super().__init__(detail, extra={"limit": limit})
+        self.retry_after_s = max(1, retry_after_s)
+
+
+def insufficient_credits(needed: object) -> InsufficientCredits:
+    return InsufficientCredits(
+        "Not enough available credits for this call's worst case; ask an operator for a grant.",
+        extra={"required_credits": str(needed)},
+    )
+
+
+RUNNING_TURN_RETRY_S = 5  # Retry-After of the running-turn limit: about one turn's length
+
+
+def too_many_running(limit: int) -> RateLimited:
+    return RateLimited(
+        f"At most {limit} turns of one user run at once; wait for one to finish.",
+        limit=limit,
+        retry_after_s=RUNNING_TURN_RETRY_S,
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
 import msgspec
@@ -20,6 +21,8 @@ class User(msgspec.Struct, frozen=True, kw_only=True):
     email: str
     display_name: str | None
     created_at: datetime
+    role: Literal["user", "admin"] = "user"
+    suspended: bool = False  # a suspended user's key is refused everywhere (403); running turns finish
 
 
 class Room(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,4 +1,5 @@
-"""`pantheon [serve|migrate]`: start the service (migrating first) or just apply migrations."""
+"""`pantheon [serve|migrate|admin create EMAIL]`: start the service (migrating first), just apply
+migrations, or make an admin and print its new API key (entrypoints/admin_cli.py)."""
 
 from __future__ import annotations
 
@@ -68,7 +69,8 @@ def serve(settings: Settings) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pantheon", description=__doc__)
-    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate"])
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate", "admin"])
+    parser.add_argument("args", nargs="*", help="admin: create EMAIL")
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
@@ -81,6 +83,12 @@ def main(argv: list[str] | None = None) -> int:
             applied = migrate(url)
         log.info("migrations applied", extra={"fields": {"applied": applied}})
         return 0
+    if args.command == "admin":
+        from entrypoints.admin_cli import run_admin
+
+        with database(settings) as url:
+            migrate(url)
+            return run_admin(url, args.args, settings)
     serve(settings)
     return 0
 

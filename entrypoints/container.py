@@ -13,6 +13,7 @@ from adapters.caching import CachedHistoryStore, CachedPricingStore, CachedUserS
 from adapters.langgraph.runner import Durability, LangGraphTurnRunner
 from adapters.llm.catalog import Catalog, CatalogError, load_catalog
 from adapters.llm.router import LlmRouter, build_llm_clients
+from adapters.postgres.admin import PostgresAdminStore
 from adapters.postgres.agents import PostgresAgentStore
 from adapters.postgres.checkpointer import open_checkpointer, prune_finished_threads
 from adapters.postgres.conversations import PostgresConversationStore
@@ -28,10 +29,12 @@ from adapters.postgres.signals import PostgresTurnEventSignals
 from adapters.postgres.steps import PostgresStepRecorder
 from adapters.postgres.turns import PostgresHistoryStore, PostgresTurnStore
 from adapters.postgres.users import PostgresUserStore
+from adapters.postgres.wallet import PostgresWalletStore
+from adapters.rate_limit import TokenBucketLimiter
 from adapters.system import RandomIds, SystemClock
 from application.feeds import TurnFeeds
 from application.patience import Patience
-from application.use_cases import agents, rooms, sessions, turn_events, turns, usage, users
+from application.use_cases import admin, agents, rooms, sessions, turn_events, turns, usage, users, wallet
 from application.use_cases import catalog as catalog_uc
 from application.use_cases import memory as memory_uc
 from application.use_cases.converse import StartConversationTurn
@@ -155,8 +158,13 @@ class Container(containers.DeclarativeContainer):
     pricing_store = providers.Singleton(CachedPricingStore, providers.Singleton(PostgresPricingStore, pool))
     turn_store = providers.Singleton(PostgresTurnStore, pool)
     history_store = providers.Singleton(CachedHistoryStore, providers.Singleton(PostgresHistoryStore, pool))
-    step_recorder = providers.Singleton(PostgresStepRecorder, pool)
+    step_recorder = providers.Singleton(PostgresStepRecorder, pool, wallets=settings.provided.wallets)
     memory_store = providers.Singleton(PostgresSummaryStore, pool)
+    wallet_store = providers.Singleton(PostgresWalletStore, pool)
+    # None when PANTHEON_WALLETS=false: calls are neither reserved nor debited (the bench's comparison).
+    wallet_in_use = providers.Callable(lambda on, store: store if on else None, settings.provided.wallets, wallet_store)
+    admin_store = providers.Singleton(PostgresAdminStore, pool)
+    request_limiter = providers.Singleton(TokenBucketLimiter, settings.provided.rate_limit_per_minute)
     usage_ledger = providers.Singleton(PostgresUsageLedger, pool)
 
     llm = providers.Resource(open_llm, catalog, settings.provided.sim_slow_chunk_delay_s)
@@ -164,9 +172,27 @@ class Container(containers.DeclarativeContainer):
     runner = providers.Resource(open_runner, checkpointer, settings.provided.turn_durability, pool)
 
     register_user = providers.Singleton(
-        users.RegisterUser, user_store, clock, ids, open_signup=settings.provided.open_signup
+        users.RegisterUser,
+        user_store,
+        clock,
+        ids,
+        open_signup=settings.provided.open_signup,
+        starting_credits=settings.provided.starting_credits,
     )
-    authenticate = providers.Singleton(users.Authenticate, user_store)
+    authenticate = providers.Singleton(users.Authenticate, user_store, request_limiter)
+    show_credits = providers.Singleton(wallet.ShowCredits, wallet_store, clock)
+    list_transactions = providers.Singleton(wallet.ListTransactions, wallet_store)
+
+    list_accounts = providers.Singleton(admin.ListAccounts, admin_store, clock)
+    grant_credits = providers.Singleton(admin.GrantCredits, admin_store, clock, ids)
+    set_cap = providers.Singleton(admin.SetCap, admin_store, clock, ids)
+    suspend_user = providers.Singleton(admin.Suspend, admin_store, user_store, clock, ids)
+    usage_report = providers.Singleton(admin.UsageReport, admin_store, clock)
+    export_ledger = providers.Singleton(admin.ExportLedger, admin_store, clock)
+    list_audit = providers.Singleton(admin.ListAudit, admin_store)
+    promote_admin = providers.Singleton(
+        admin.PromoteAdmin, admin_store, clock, ids, starting_credits=settings.provided.starting_credits
+    )
 
     create_room = providers.Singleton(rooms.CreateRoom, room_store, catalog, clock, ids)
     list_rooms = providers.Singleton(rooms.ListRooms, room_store)
@@ -194,7 +220,9 @@ class Container(containers.DeclarativeContainer):
     publish_prices = providers.Singleton(PublishPrices, pricing_store, catalog, clock)
 
     patience = providers.Singleton(Patience, settings.provided.turn_db_patience_s)
-    execute_step = providers.Singleton(ExecuteStep, llm, catalog, pricing_store, step_recorder, clock, ids, patience)
+    execute_step = providers.Singleton(
+        ExecuteStep, llm, catalog, pricing_store, step_recorder, clock, ids, patience, wallet_in_use
+    )
     remember_session = providers.Singleton(
         RememberSession,
         llm,
@@ -206,6 +234,7 @@ class Container(containers.DeclarativeContainer):
         clock,
         ids,
         patience,
+        wallet_in_use,
         summary_model=summary_model,
     )
     event_store = providers.Singleton(PostgresTurnEventStore, pool)
@@ -232,6 +261,9 @@ class Container(containers.DeclarativeContainer):
         ids,
         max_agents=settings.provided.max_agents_per_room,
         manager_model=manager_model,
+        max_running_turns=settings.provided.max_running_turns,
+        wallets=settings.provided.wallets,
+        memory=remember_session,
     )
     recover_turns = providers.Singleton(
         RecoverTurns,
@@ -241,7 +273,16 @@ class Container(containers.DeclarativeContainer):
         stale_after_s=settings.provided.turn_stale_after_s,
         abandon_after_s=settings.provided.turn_abandon_after_s,
     )
-    supervise_turns = providers.Singleton(SuperviseTurns, turn_store, recover_turns, run_turn, runner, clock)
+    supervise_turns = providers.Singleton(
+        SuperviseTurns,
+        turn_store,
+        recover_turns,
+        run_turn,
+        runner,
+        clock,
+        wallet_in_use,
+        stale_after_s=settings.provided.turn_stale_after_s,
+    )
     read_turn_events = providers.Singleton(turn_events.ReadTurnEvents, session_store, turn_store, event_store)
     turn_feeds = providers.Singleton(
         TurnFeeds, event_store, turn_signals, backlog_bytes=settings.provided.stream_backlog_bytes

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import msgspec
+
+from domain.wallet import DEFAULT_STARTING_CREDITS
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -46,6 +49,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # How long a running turn waits for an unavailable database before leaving the turn to recovery.
     turn_db_patience_s: float = 120.0
     workers: int = 1
+    # Wallets (docs/http-api.md, Credits and Limits).
+    starting_credits: Decimal = DEFAULT_STARTING_CREDITS
+    max_running_turns: int = 4
+    rate_limit_per_minute: int = 600  # per user and server process; 0 switches it off
+    # false: no reservations and no debits — only for the bench's comparison of what wallets cost.
+    wallets: bool = True
 
 
 def _flag(name: str, raw: str) -> bool:
@@ -71,6 +80,16 @@ def _choice(name: str, raw: str, allowed: tuple[str, ...]) -> str:
     value = raw.strip().lower()
     if value not in allowed:
         raise SettingsError(f"{name} must be one of {', '.join(allowed)}, not {raw!r}")
+    return value
+
+
+def _credits(name: str, raw: str) -> Decimal:
+    try:
+        value = Decimal(raw.strip())
+    except InvalidOperation:
+        raise SettingsError(f"{name} must be a decimal number of credits, not {raw!r}") from None
+    if not value.is_finite() or value < 0 or value != value.quantize(Decimal("0.0001")):
+        raise SettingsError(f"{name} must be 0 or more, with at most 4 decimal places, not {raw!r}")
     return value
 
 
@@ -105,5 +124,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         db_pool_wait_s=_number("PANTHEON_DB_POOL_WAIT_S", get("PANTHEON_DB_POOL_WAIT_S", "2"), float),
         turn_db_patience_s=_number("PANTHEON_TURN_DB_PATIENCE_S", get("PANTHEON_TURN_DB_PATIENCE_S", "120"), float),
         workers=max(1, int(_number("PANTHEON_WORKERS", get("PANTHEON_WORKERS", "1"), int))),
+        starting_credits=_credits("PANTHEON_STARTING_CREDITS", get("PANTHEON_STARTING_CREDITS", "100")),
+        max_running_turns=int(_number("PANTHEON_MAX_RUNNING_TURNS", get("PANTHEON_MAX_RUNNING_TURNS", "4"), int)),
+        rate_limit_per_minute=int(
+            _number("PANTHEON_RATE_LIMIT_PER_MINUTE", get("PANTHEON_RATE_LIMIT_PER_MINUTE", "600"), int)
+        ),
+        wallets=_flag("PANTHEON_WALLETS", get("PANTHEON_WALLETS", "true")),
         turn_durability=_choice("PANTHEON_TURN_DURABILITY", get("PANTHEON_TURN_DURABILITY", "exit"), DURABILITIES),
     )

@@ -10,18 +10,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from uuid import UUID, uuid5
 
 import msgspec
 
+from adapters.memory.wallet import MemoryWallets
 from application.ports.events import TurnEvent
 from application.ports.sessions import Message, MessageAt
 from application.ports.turns import CallIntent, ContextAudit, LedgerEntry, TurnContext
+from application.ports.wallet import STARTING_GRANT_KEY
 from domain.errors import AgentKeyTaken, EmailTaken, too_many_agents
 from domain.memory import Summary
 from domain.model import Agent, Mode, Room, Session, User
 from domain.pricing import PricingVersion
 from domain.turns import StepError, StepKind, StepStatus, TurnStatus, TurnStep
+from domain.wallet import ZERO
 
 
 @dataclass(kw_only=True)
@@ -59,6 +63,7 @@ class MemoryDatabase:
     # Told (turn_id, highest seq) after a write stores events, and (turn_id, None) for each running turn
     # of a room deleted: the twin of migration 0009's triggers.
     event_hooks: list[Callable[[UUID, int | None], None]] = field(default_factory=list)
+    wallets: MemoryWallets = field(default_factory=MemoryWallets)
 
     def live_room(self, owner_id: UUID, room_id: UUID) -> Room | None:
         room = self.rooms.get(room_id)
@@ -94,11 +99,26 @@ class MemoryUserStore:
     def __init__(self, db: MemoryDatabase) -> None:
         self._db = db
 
-    async def create_user(self, user: User, key_hash: bytes) -> None:
+    async def create_user(self, user: User, key_hash: bytes, starting_credits: Decimal = ZERO) -> None:
         if any(u.email.lower() == user.email.lower() for u in self._db.users.values()):
             raise EmailTaken("A user with this e-mail already exists.")
         self._db.users[user.id] = user
         self._db.keys[key_hash] = user.id
+        self._db.wallets.open(user.id, user.created_at)
+        if starting_credits > 0:
+            self._db.wallets.grant(
+                user.id,
+                "grant",
+                starting_credits,
+                "starting grant",
+                "system",
+                STARTING_GRANT_KEY,
+                user.created_at,
+                user.id,
+            )
+
+    async def forget_user(self, user_id: UUID) -> None:
+        """Nothing is cached here."""
 
     async def user_for_key(self, key_hash: bytes) -> User | None:
         user_id = self._db.keys.get(key_hash)

@@ -27,6 +27,7 @@ from application.ports.turns import (
     TurnStart,
 )
 from application.ports.usage import GroupBy, UsagePage, UsageTotals
+from application.ports.wallet import TurnGate
 from domain.errors import IdempotencyConflict, TurnInProgress
 from domain.memory import Summary
 from domain.model import Mode
@@ -82,23 +83,39 @@ class MemoryTurnStore:
         )
 
     async def allocate(
-        self, turn: TurnContext, *, applied_pending: Mode | None, idempotency_key: str | None, request_hash: str
+        self,
+        turn: TurnContext,
+        *,
+        applied_pending: Mode | None,
+        idempotency_key: str | None,
+        request_hash: str,
+        gate: TurnGate | None = None,
     ) -> None:
         db = self._db
         session = db.sessions[turn.session_id]
         running = any(
             r.context.session_id == turn.session_id and r.status is TurnStatus.RUNNING for r in db.turns.values()
         )
-        if session.turn_count != turn.turn_index or running:  # the compare-and-set, and the unique index
-            raise TurnInProgress("Another turn of this session is still running.")
-        if idempotency_key is not None and await self.idempotent_turn(turn.user_id, idempotency_key):
-            raise IdempotencyConflict("This Idempotency-Key is already in use.")
+        if gate is not None:
+            users_running = sum(
+                1 for r in db.turns.values() if r.context.user_id == turn.user_id and r.status is TurnStatus.RUNNING
+            )
+            db.wallets.pass_gate(turn.user_id, turn.turn_id, gate, users_running, turn.created_at)
+        try:
+            if session.turn_count != turn.turn_index or running:  # the compare-and-set, and the unique index
+                raise TurnInProgress("Another turn of this session is still running.")
+            if idempotency_key is not None and await self.idempotent_turn(turn.user_id, idempotency_key):
+                raise IdempotencyConflict("This Idempotency-Key is already in use.")
+        except (TurnInProgress, IdempotencyConflict):
+            if gate is not None and gate.hold is not None:  # the transaction's rollback: no hold stays
+                db.wallets.settle(turn.turn_id, "turn", [], turn.created_at, turn.user_id)
+            raise
         db.sessions[session.id] = msgspec.structs.replace(session, turn_count=session.turn_count + 1)
         room = db.rooms[turn.room_id]
         pending = None if room.pending_mode is not None and room.pending_mode is applied_pending else room.pending_mode
         db.rooms[room.id] = msgspec.structs.replace(room, current_mode=turn.mode, pending_mode=pending)
         db.turns[turn.turn_id] = TurnRow(
-            context=turn,
+            context=msgspec.structs.replace(turn, opening_hold=None),  # not a column: never read back
             idempotency_key=idempotency_key,
             request_hash=request_hash,
             status=TurnStatus.RUNNING,
@@ -249,6 +266,8 @@ class MemoryStepRecorder:
             db.audits.setdefault(audit.call_id, audit)
         db.steps[(turn_id, step.index)] = StepRow(step=step, at=at)
         db.ledger.extend(ledger)
+        if (turn := db.turns.get(turn_id)) is not None:
+            db.wallets.settle(turn_id, "step", ledger, at, turn.context.user_id, step.index)
         for call_id in [c for c, i in db.intents.items() if i.turn_id == turn_id and i.step_index == step.index]:
             del db.intents[call_id]
         if (row := db.turns.get(turn_id)) and row.status is TurnStatus.RUNNING:
@@ -269,6 +288,9 @@ class MemoryStepRecorder:
             db.audits.setdefault(audit.call_id, audit)
         for call_id in [c for c, i in db.intents.items() if i.turn_id == turn_id and i.step_index is None]:
             del db.intents[call_id]
+        at = max((e.created_at for e in ledger), default=summary.created_at if summary else None)
+        if at is not None and (turn := db.turns.get(turn_id)) is not None:
+            db.wallets.settle(turn_id, "summary", ledger, at, turn.context.user_id)
         return True
 
     def _check_new(self, ledger: list[LedgerEntry]) -> None:
@@ -283,6 +305,9 @@ class MemoryStepRecorder:
         self._db.ledger.extend(ledger)
         for entry in ledger:
             self._db.intents.pop(entry.call_id, None)
+        if ledger and (turn := self._db.turns.get(turn_id)) is not None:
+            at = max(e.created_at for e in ledger)
+            self._db.wallets.settle(turn_id, "turn", ledger, at, turn.context.user_id)
 
 
 class MemoryTurnEventStore:

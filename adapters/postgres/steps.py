@@ -12,6 +12,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from adapters.postgres.events import events_json
 from adapters.postgres.turns import STEP_COLUMNS, to_step
+from adapters.postgres.wallet import SETTLE_CTES, SETTLE_TURN, settle_params
 from application.ports.events import TurnEvent
 from application.ports.llm import LlmAttempt
 from application.ports.turns import CallIntent, ContextAudit, LedgerEntry
@@ -55,7 +56,7 @@ LEDGER_RECORDSET = """jsonb_to_recordset(%(ledger)s::jsonb) AS r(
 # of its intents and the turn's heartbeat: one statement, so one atomic unit and one round trip
 # (invariant 1). A step committed twice violates turn_steps' primary key and writes nothing at all; a
 # call_id seen twice violates the ledger's unique key the same way.
-COMMIT_STEP = f"""
+STEP_CTES = f"""
 WITH step AS (
     INSERT INTO turn_steps (id, turn_id, step_index, kind, agent_key, agent_name, model_alias, status, content,
                             error, input_tokens, cached_input_tokens, output_tokens, credits, created_at, decision,
@@ -75,13 +76,16 @@ WITH step AS (
     SELECT %(turn_id)s, e.seq, e.type, e.data, %(at)s
     FROM jsonb_to_recordset(%(events)s::jsonb) AS e(seq integer, type text, data jsonb)
     ON CONFLICT (turn_id, seq) DO NOTHING
-)
+)"""
+HEARTBEAT_TAIL = """
 UPDATE turns SET heartbeat_at = %(at)s WHERE id = %(turn_id)s AND status = 'running'
 """
+COMMIT_STEP = STEP_CTES + HEARTBEAT_TAIL
+COMMIT_STEP_SETTLED = STEP_CTES + ", " + SETTLE_CTES + HEARTBEAT_TAIL
 # The summary a turn wrote (none when its call failed), the ledger rows of its summary call, their audit
 # and the removal of their intents: one statement. A turn's second summary violates the unique index
 # on session_summaries.turn_id and writes nothing at all.
-COMMIT_SUMMARY = f"""
+SUMMARY_CTES = f"""
 WITH summary AS (
     INSERT INTO session_summaries (id, session_id, through_turn_index, summary_text, key_facts, decisions,
                                    open_questions, action_items, created_at, turn_id, turn_index)
@@ -95,9 +99,14 @@ WITH summary AS (
     SELECT * FROM {LEDGER_RECORDSET}
 ), audit AS (
     {INSERT_AUDITS}
-)
+)"""
+SUMMARY_TAIL = """
 DELETE FROM llm_call_intents WHERE turn_id = %(turn_id)s AND step_index IS NULL
 """
+COMMIT_SUMMARY = SUMMARY_CTES + SUMMARY_TAIL
+# Both with the wallet's settlement (adapters/postgres/wallet.py): the rows' debits and the release of
+# their reservations commit with the ledger rows they settle, or not at all (invariant 8).
+COMMIT_SUMMARY_SETTLED = SUMMARY_CTES + ", " + SETTLE_CTES + SUMMARY_TAIL
 # No ON CONFLICT here: a call_id seen twice must fail loudly, never be dropped or counted twice.
 INSERT_LEDGER = """
 INSERT INTO llm_call_events (id, call_id, user_id, room_id, session_id, turn_id, step_index, agent_key, provider,
@@ -143,8 +152,9 @@ def step_params(turn_id: UUID, step: TurnStep, row_id: UUID, at: datetime) -> di
 
 
 class PostgresStepRecorder:
-    def __init__(self, pool: AsyncConnectionPool) -> None:
-        self._pool = pool
+    def __init__(self, pool: AsyncConnectionPool, *, wallets: bool = True) -> None:
+        # wallets=False (PANTHEON_WALLETS=false) only exists so the bench can measure what settling costs.
+        self._pool, self._wallets = pool, wallets
 
     async def committed_step(self, turn_id: UUID, step_index: int) -> TurnStep | None:
         async with self._pool.connection() as conn:
@@ -175,9 +185,11 @@ class PostgresStepRecorder:
             "audits": _json.encode(audits or []).decode(),
             "events": events_json(events or []),
         }
+        if self._wallets:
+            params |= settle_params(turn_id, "step", [e.credits_burned for e in ledger], at, step.index)
         try:
             async with self._pool.connection() as conn:
-                await conn.execute(COMMIT_STEP, params)
+                await conn.execute(COMMIT_STEP_SETTLED if self._wallets else COMMIT_STEP, params)
         except errors.UniqueViolation as exc:
             if exc.diag.constraint_name == "turn_steps_pkey":
                 return False  # already committed (a replay after a crash): the whole unit is refused
@@ -193,9 +205,13 @@ class PostgresStepRecorder:
             "ledger": _json.encode(ledger).decode(),
             "audits": _json.encode(audits).decode(),
         }
+        at = max((e.created_at for e in ledger), default=summary.created_at if summary else None)
+        settled = self._wallets and at is not None
+        if settled:
+            params |= settle_params(turn_id, "summary", [e.credits_burned for e in ledger], at)  # type: ignore[arg-type]
         try:
             async with self._pool.connection() as conn:
-                await conn.execute(COMMIT_SUMMARY, params)
+                await conn.execute(COMMIT_SUMMARY_SETTLED if settled else COMMIT_SUMMARY, params)
         except errors.UniqueViolation as exc:
             if exc.diag.constraint_name == "session_summaries_turn_idx":
                 return False
@@ -213,3 +229,7 @@ class PostgresStepRecorder:
                 await cur.executemany(INSERT_LEDGER, [msgspec.structs.asdict(e) for e in ledger])
             for entry in ledger:
                 await conn.execute(DELETE_INTENT, {"call_id": entry.call_id})
+            at = max((e.created_at for e in ledger), default=None)
+            if self._wallets and at is not None:  # the rows' debits, every reservation of the turn released
+                params = settle_params(turn_id, "turn", [e.credits_burned for e in ledger], at)
+                await conn.execute(SETTLE_TURN, params | {"ledger": _json.encode(ledger).decode()})

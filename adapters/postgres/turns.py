@@ -7,14 +7,16 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from psycopg import errors
+from psycopg import AsyncConnection, errors
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.postgres.events import events_json
+from adapters.postgres.wallet import COUNT_RUNNING, HOLD, LOCK_CREDITS, to_credits
 from application.ports.events import TurnEvent
 from application.ports.turns import HistoryTurn, IdempotentTurn, StaleTurn, TurnContext, TurnStart
+from application.ports.wallet import TurnGate
 from domain.decisions import Decision
-from domain.errors import IdempotencyConflict, TurnInProgress
+from domain.errors import IdempotencyConflict, TurnInProgress, insufficient_credits, too_many_running
 from domain.model import Mode
 from domain.orchestration import orchestration_of
 from domain.turns import (
@@ -29,6 +31,7 @@ from domain.turns import (
     TurnStep,
     TurnUsage,
 )
+from domain.wallet import month_of
 
 # A turn starts with one read (session, room, busy flag, roster) and one write. The write allocates
 # `turn_index` by compare-and-set (UPDATE ... WHERE turn_count = the index read): gapless, and a
@@ -186,6 +189,25 @@ def to_turn(row: dict[str, Any], steps: list[TurnStep]) -> Turn:
     )
 
 
+async def _pass_gate(conn: AsyncConnection[Any], turn: TurnContext, gate: TurnGate) -> None:
+    """Under the user's wallet row lock (held to the end of the allocating transaction, so that turn
+    starts of one user are serialized across processes): the running-turn limit, then the opening hold."""
+    params = {
+        "user_id": turn.user_id,
+        "month": month_of(turn.created_at),
+        "turn_id": turn.turn_id,
+        "amount": gate.hold,
+        "at": turn.created_at,
+        "max_running": gate.max_running,
+    }
+    credits = to_credits(await (await conn.execute(LOCK_CREDITS, params)).fetchone())
+    if gate.hold is not None and credits.available < gate.hold:
+        raise insufficient_credits(gate.hold)
+    counted = await (await conn.execute(HOLD if gate.hold is not None else COUNT_RUNNING, params)).fetchone()
+    if counted["running"] >= gate.max_running:  # type: ignore[index]
+        raise too_many_running(gate.max_running)  # rolls back: nothing was held either
+
+
 class PostgresTurnStore:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
@@ -203,7 +225,13 @@ class PostgresTurnStore:
         return msgspec.convert(row, TurnStart, strict=False) if row else None
 
     async def allocate(
-        self, turn: TurnContext, *, applied_pending: Mode | None, idempotency_key: str | None, request_hash: str
+        self,
+        turn: TurnContext,
+        *,
+        applied_pending: Mode | None,
+        idempotency_key: str | None,
+        request_hash: str,
+        gate: TurnGate | None = None,
     ) -> None:
         params = {
             "id": turn.turn_id,
@@ -223,14 +251,16 @@ class PostgresTurnStore:
             "manager_model": turn.manager_model,
         }
         try:
-            async with self._pool.connection() as conn:
+            async with self._pool.connection() as conn, conn.transaction():
+                if gate is not None:
+                    await _pass_gate(conn, turn, gate)
                 cur = await conn.execute(ALLOCATE_TURN, params)
+                if cur.rowcount != 1:  # another turn took this index since the start was read
+                    raise TurnInProgress("Another turn of this session is still running.")  # rolls the hold back
         except errors.UniqueViolation as exc:
             if exc.diag.constraint_name == "turns_user_idempotency_key":
                 raise IdempotencyConflict("This Idempotency-Key is already in use.") from exc
             raise TurnInProgress("Another turn of this session is still running.") from exc
-        if cur.rowcount != 1:  # another turn took this index since the start was read
-            raise TurnInProgress("Another turn of this session is still running.")
 
     async def context_of(self, turn_id: UUID) -> TurnContext | None:
         async with self._pool.connection() as conn:

@@ -10,6 +10,7 @@ import msgspec
 from domain.model import ModelSpec
 from domain.turns import StepError, TokenUsage
 
+DEFAULT_MAX_OUTPUT_TOKENS = 2048  # the output limit a request sends, and the output part of its worst case
 AttemptStatus = Literal["success", "error", "timeout", "rate_limited"]
 
 
@@ -30,7 +31,7 @@ class LlmRequest(msgspec.Struct, frozen=True, kw_only=True):
     messages: list[ChatMessage]
     # call_id of the first attempt, generated (and recorded) by the caller before the call.
     first_call_id: str
-    max_output_tokens: int = 2048
+    max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS
     response_format: ResponseFormat | None = None  # None: free text
 
 

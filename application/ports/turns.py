@@ -12,6 +12,7 @@ import msgspec
 
 from application.ports.events import TurnEvent
 from application.ports.llm import LlmAttempt
+from application.ports.wallet import TurnGate
 from domain.memory import Summary
 from domain.model import Mode
 from domain.turns import PlannedStep, RosterEntry, StepError, Turn, TurnStatus, TurnStep
@@ -58,6 +59,9 @@ class TurnContext(msgspec.Struct, frozen=True, kw_only=True):
     pricing_version: str
     created_at: datetime
     manager_model: str | None = None  # the alias an orchestrator turn's manager uses
+    # The first call's worst case, held in the wallet when the turn was allocated (None: no hold, e.g.
+    # wallets off, or a turn read back for resuming). Not stored: a resumed turn reserves afresh.
+    opening_hold: Decimal | None = None
 
 
 class IdempotentTurn(msgspec.Struct, frozen=True, kw_only=True):
@@ -146,13 +150,22 @@ class TurnStore(Protocol):
         ...
 
     async def allocate(
-        self, turn: TurnContext, *, applied_pending: Mode | None, idempotency_key: str | None, request_hash: str
+        self,
+        turn: TurnContext,
+        *,
+        applied_pending: Mode | None,
+        idempotency_key: str | None,
+        request_hash: str,
+        gate: TurnGate | None = None,
     ) -> None:
         """Insert `turn` as the session's running turn, atomically: its turn_index is taken by
         compare-and-set on the session's turn count (gapless, invariant 2), and the room records the
         mode the turn runs in, its pending mode cleared only if it is still `applied_pending` (a mode
         requested since the start was read waits for the next turn). TurnInProgress when another turn
-        took the index or is running; IdempotencyConflict when the user already used the key."""
+        took the index or is running; IdempotencyConflict when the user already used the key.
+        With a `gate`, in the same transaction and under the user's wallet lock (so across processes):
+        RateLimited when the user already runs `max_running` turns, InsufficientCredits when the
+        opening hold cannot be reserved; either way nothing is written."""
         ...
 
     async def context_of(self, turn_id: UUID) -> TurnContext | None: ...

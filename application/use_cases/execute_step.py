@@ -8,11 +8,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from decimal import Decimal
 from typing import TypeVar
 from uuid import UUID
 
 import msgspec
 
+from application.errors import CallRefused
 from application.events import EventLog
 from application.manager import decision_account
 from application.patience import Patience
@@ -27,10 +29,12 @@ from application.ports.turns import (
     StepRecorder,
     TurnContext,
 )
+from application.ports.wallet import Reservation, WalletStore
 from application.steps import (
     PreparedStep,
     TurnRun,
     answered_step,
+    call_worst_case,
     failed_step,
     prepare_step,
     priced_rows,
@@ -40,9 +44,12 @@ from application.steps import (
 from domain.decisions import Decision, DecisionError, Finish, decode_decision
 from domain.errors import ContextBudgetExceeded
 from domain.orchestration import refusal
+from domain.pricing import PricingVersion
 from domain.turns import PlannedStep, StepError, StepKind, TurnStep
 
 log = logging.getLogger(__name__)
+INSUFFICIENT_CREDITS = "insufficient_credits"
+NOT_RESERVED = "Not enough available credits for this call's worst case: it was not sent."
 T = TypeVar("T")
 Durable = Callable[[Callable[[], Awaitable[T]]], Awaitable[T]]
 
@@ -52,19 +59,30 @@ class IntentLog:
     so that a crash at any point leaves a trace of every attempt that may have been paid for."""
 
     def __init__(
-        self, recorder: StepRecorder, clock: Clock, template: CallIntent, durable: Durable[None], events: EventLog
+        self,
+        recorder: StepRecorder,
+        clock: Clock,
+        template: CallIntent,
+        durable: Durable[None],
+        events: EventLog,
+        reserve: Callable[[UUID], Awaitable[bool]] | None = None,
     ) -> None:
         self._recorder, self._clock, self._durable, self._events = recorder, clock, durable, events
-        self._template = template
+        self._template, self._reserve = template, reserve
         self.started: dict[str, datetime] = {}
+        self.finished: list[LlmAttempt] = []  # what was paid for, should a later attempt be refused
 
     async def attempt_started(self, call_id: str) -> None:
+        # Invariant 8: no attempt is sent before its worst case is reserved (retries included).
+        if self._reserve is not None and not await self._reserve(UUID(call_id)):
+            raise CallRefused(StepError(code=INSUFFICIENT_CREDITS, detail=NOT_RESERVED))
         at = self.started.setdefault(call_id, self._clock.now())
         intent = msgspec.structs.replace(self._template, call_id=UUID(call_id), started_at=at)
         # No call is sent before its intent is stored: while the database is down, the call waits.
         await self._durable(lambda: self._recorder.record_intent(intent))
 
     async def attempt_finished(self, attempt: LlmAttempt) -> None:
+        self.finished.append(attempt)
         # A success is committed with its step right away; only a failure waits for a retry.
         if attempt.status != "success":
             await self._durable(lambda: self._recorder.settle_intent(UUID(attempt.call_id), attempt))
@@ -84,9 +102,11 @@ class ExecuteStep:
         clock: Clock,
         ids: IdGenerator,
         patience: Patience,
+        wallet: WalletStore | None = None,
     ) -> None:
         self._llm, self._catalog, self._pricing = llm, catalog, pricing
         self._recorder, self._clock, self._ids, self._patience = recorder, clock, ids, patience
+        self._wallet = wallet  # None: wallets are off (PANTHEON_WALLETS=false, the bench's comparison)
 
     async def execute(self, run: TurnRun, planned: PlannedStep, earlier: list[TurnStep]) -> TurnStep:
         turn = run.context
@@ -157,6 +177,8 @@ class ExecuteStep:
         else:
             fallback = Finish(reason=f"The manager gave no valid decision ({why}); finishing with what exists.")
             error = StepError(code="invalid_decision", detail=f"No valid decision after one repair: {why}")
+            if result.error is not None and result.error.code == INSUFFICIENT_CREDITS:
+                error = result.error  # the manager could not be asked at all
             log.warning("manager fell back", extra={"fields": {"step": planned.index, "why": why}})
             step = recorded_step(turn, planned, rows, content=fallback.reason, error=error, decision=fallback)
         return await self._commit(run, step, rows, durable, audits)
@@ -166,19 +188,47 @@ class ExecuteStep:
     ) -> tuple[LlmResult, list[LedgerEntry]]:
         """One call with its retries, an intent before each attempt, and its priced ledger rows."""
         turn, index = run.context, prepared.planned.index
-        observer = IntentLog(self._recorder, self._clock, prepared.intent, durable, run.events)
+        pricing = await durable(lambda: self._pricing.pricing_version(turn.pricing_version))
+        assert pricing is not None, "a turn always names a published pricing version"
+        observer = IntentLog(
+            self._recorder,
+            self._clock,
+            prepared.intent,
+            durable,
+            run.events,
+            self._reserver(run, prepared, pricing, durable),
+        )
 
         async def on_delta(text: str) -> None:
             await run.events.delta(index, text)
 
-        result = await self._llm.stream(prepared.request, on_delta if streamed else None, observer)
-        pricing = await durable(lambda: self._pricing.pricing_version(turn.pricing_version))
-        assert pricing is not None, "a turn always names a published pricing version"
+        try:
+            result = await self._llm.stream(prepared.request, on_delta if streamed else None, observer)
+        except CallRefused as refused:  # not sent; the attempts before it (if any) were paid for
+            result = LlmResult(text="", attempts=observer.finished, error=refused.error)
         row_ids = [self._ids.new_id() for _ in result.attempts]
         rows = priced_rows(
             turn, prepared, result, pricing, row_ids=row_ids, started=observer.started, now=self._clock.now()
         )
         return result, rows
+
+    def _reserver(
+        self, run: TurnRun, prepared: PreparedStep, pricing: PricingVersion, durable: Durable[object]
+    ) -> Callable[[UUID], Awaitable[bool]] | None:
+        """What reserves each attempt's worst case in the wallet (None when wallets are off)."""
+        if self._wallet is None:
+            return None
+        amount = call_worst_case(prepared, pricing)
+        reserve = reserver(self._wallet, self._clock, durable, run.context, prepared.planned.index, amount)
+
+        async def reserve_or_hold(call_id: UUID) -> bool:
+            hold = run.context.opening_hold
+            if hold is not None and not run.hold_taken and amount <= hold:
+                run.hold_taken = True  # the turn's first step's first attempt: its worst case is held already
+                return True
+            return await reserve(call_id)
+
+        return reserve_or_hold
 
     async def _commit(
         self,
@@ -203,6 +253,30 @@ class ExecuteStep:
         stored = await durable(lambda: self._recorder.committed_step(turn_id, step.index))
         assert stored is not None
         return stored  # type: ignore[return-value]
+
+
+def reserver(
+    wallet: WalletStore,
+    clock: Clock,
+    durable: Durable[object],
+    turn: TurnContext,
+    step_index: int | None,
+    amount: Decimal,
+) -> Callable[[UUID], Awaitable[bool]]:
+    """Reserves `amount` for each attempt of a call of `turn` (step_index None: its summary call)."""
+
+    async def reserve(call_id: UUID) -> bool:
+        held = Reservation(
+            call_id=call_id,
+            user_id=turn.user_id,
+            turn_id=turn.turn_id,
+            step_index=step_index,
+            amount=amount,
+            at=clock.now(),
+        )
+        return bool(await durable(lambda: wallet.reserve(held)))
+
+    return reserve
 
 
 def judge(turn: TurnContext, earlier: list[TurnStep], result: LlmResult) -> tuple[Decision | None, str]:

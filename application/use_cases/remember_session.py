@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from application.context import session_tokens, turn_tokens
-from application.errors import StoreUnavailable
+from application.errors import CallRefused, StoreUnavailable
 from application.ledger import attempt_entry, step_usage
 from application.memory import SUMMARY_FORMAT, Memory, summary_messages
 from application.patience import Patience
@@ -22,12 +22,14 @@ from application.ports.clock import Clock, IdGenerator
 from application.ports.llm import ChatMessage, LlmClient, LlmRequest, LlmResult
 from application.ports.memory import SummaryStore
 from application.ports.pricing import PricingStore
-from application.ports.turns import ContextAudit, HistoryStore, HistoryTurn, LedgerEntry, StepRecorder
+from application.ports.turns import ContextAudit, HistoryStore, HistoryTurn, LedgerEntry, StepRecorder, TurnContext
+from application.ports.wallet import WalletStore
 from application.steps import HISTORY_TURNS, CallShape, TurnRun, call_records, estimate_messages
-from application.use_cases.execute_step import IntentLog
+from application.use_cases.execute_step import IntentLog, reserver
 from domain.budget import compute_budget
 from domain.memory import Summary, SummaryContent, SummaryError, decode_summary, plan_summary
 from domain.model import ModelSpec
+from domain.wallet import worst_case
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -46,12 +48,14 @@ class RememberSession:
         clock: Clock,
         ids: IdGenerator,
         patience: Patience,
+        wallet: WalletStore | None = None,
         *,
         summary_model: str = DEFAULT_SUMMARY_MODEL,
     ) -> None:
         self._llm, self._catalog, self._pricing, self._history, self._memory = llm, catalog, pricing, history, memory
         self._recorder, self._clock, self._ids, self._patience = recorder, clock, ids, patience
         self._summary_model = summary_model
+        self._wallet = wallet  # None: wallets are off
 
     async def prepare(self, run: TurnRun) -> Memory:
         """The session as this turn's calls will see it, summarised first when a summary is due."""
@@ -60,14 +64,7 @@ class RememberSession:
         async def durable(operation: Callable[[], Awaitable[T]]) -> T:
             return await self._patience.retry(operation, run.on_pause)
 
-        last = await durable(lambda: self._memory.latest_summary(turn.session_id))
-        # One more than is kept, to know whether older unfolded turns were left unread.
-        read = await durable(
-            lambda: self._history.recent(turn.session_id, before_index=turn.turn_index, limit=HISTORY_TURNS + 1)
-        )
-        folded = last.through_turn_index if last else -1
-        raw = [t for t in read if t.turn_index > folded]
-        truncated, raw = len(raw) > HISTORY_TURNS, raw[:HISTORY_TURNS]
+        last, raw, truncated = await self._read(turn, durable)
         if last is not None and last.turn_id == turn.turn_id:  # resumed: this turn summarised already
             return Memory(summary=last, history=raw, truncated=truncated, summarized=True, before_summary=last)
         agents = [s.agent for s in turn.plan if s.agent is not None] or turn.roster
@@ -98,6 +95,25 @@ class RememberSession:
             before_summary=last,
             before_history=raw,
         )
+
+    async def as_it_stands(self, turn: TurnContext) -> Memory:
+        """The session as the turn's calls see it when no summary is due (read only, nothing written):
+        what a turn's opening hold is computed from, before the turn exists."""
+        last, raw, truncated = await self._read(turn, lambda operation: operation())
+        return Memory(summary=last, history=raw, truncated=truncated)
+
+    async def _read(
+        self, turn: TurnContext, durable: Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]]
+    ) -> tuple[Summary | None, list[HistoryTurn], bool]:
+        """The newest summary, and the raw turns after it (newest first, at most HISTORY_TURNS)."""
+        last: Summary | None = await durable(lambda: self._memory.latest_summary(turn.session_id))
+        # One more than is kept, to know whether older unfolded turns were left unread.
+        read: list[HistoryTurn] = await durable(
+            lambda: self._history.recent(turn.session_id, before_index=turn.turn_index, limit=HISTORY_TURNS + 1)
+        )
+        folded = last.through_turn_index if last else -1
+        raw = [t for t in read if t.turn_index > folded]
+        return last, raw[:HISTORY_TURNS], len(raw) > HISTORY_TURNS
 
     def _window(self, alias: str) -> int | None:
         spec = self._catalog.spec(alias)
@@ -183,13 +199,18 @@ class RememberSession:
             history_turns=turns,
             actions=[],
         )
-        request = LlmRequest(
-            model=spec, messages=messages, first_call_id=str(call_id), response_format=SUMMARY_FORMAT
-        )
-        observer = IntentLog(self._recorder, self._clock, intent, durable, run.events)
-        result = await self._llm.stream(request, None, observer)
+        request = LlmRequest(model=spec, messages=messages, first_call_id=str(call_id), response_format=SUMMARY_FORMAT)
         pricing = await durable(lambda: self._pricing.pricing_version(turn.pricing_version))
         assert pricing is not None, "a turn always names a published pricing version"
+        reserve = None
+        if self._wallet is not None:  # reserved like any call; the turn's opening hold is its first step's
+            amount = worst_case(pricing, spec.alias, estimated, request.max_output_tokens)
+            reserve = reserver(self._wallet, self._clock, durable, turn, None, amount)  # type: ignore[arg-type]
+        observer = IntentLog(self._recorder, self._clock, intent, durable, run.events, reserve)  # type: ignore[arg-type]
+        try:
+            result = await self._llm.stream(request, None, observer)
+        except CallRefused as refused:  # not sent: the summary fails like any failed call
+            result = LlmResult(text="", attempts=observer.finished, error=refused.error)
         rows = [
             attempt_entry(
                 turn,

@@ -5,18 +5,22 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
+from decimal import Decimal
 from uuid import UUID
 
 import msgspec
 
 from application.errors import StoreUnavailable, TurnUnavailable
-from application.memory import summary_block
+from application.memory import Memory, summary_block
 from application.ports.catalog import ModelCatalog
 from application.ports.clock import Clock, IdGenerator
 from application.ports.events import TurnEvent
 from application.ports.pricing import PricingStore
 from application.ports.turns import TurnContext, TurnStore
+from application.ports.wallet import TurnGate
+from application.steps import call_worst_case, prepare_step, who
 from application.use_cases.agents import DEFAULT_MAX_AGENTS
+from application.use_cases.remember_session import RememberSession
 from application.use_cases.run_turn import RunTurn
 from domain.budget import compute_budget, estimate_tokens
 from domain.errors import (
@@ -29,12 +33,15 @@ from domain.errors import (
 )
 from domain.model import Mode
 from domain.modes import apply_pending
-from domain.planning import plan_turn
+from domain.planning import next_step, plan_turn
+from domain.pricing import PricingVersion
 from domain.turns import PlannedStep, RosterEntry, Turn, TurnStatus
+from domain.wallet import ZERO
 
 log = logging.getLogger(__name__)
 DEFAULT_MANAGER_MODEL = "sim"  # PANTHEON_MANAGER_MODEL: the manager of rooms that name none
 MAX_MESSAGE_CHARS = 50_000
+DEFAULT_MAX_RUNNING_TURNS = 4  # PANTHEON_MAX_RUNNING_TURNS, per user across sessions and processes
 
 
 def request_hash(session_id: UUID, message: str) -> str:
@@ -65,10 +72,14 @@ class SendMessage:
         *,
         max_agents: int = DEFAULT_MAX_AGENTS,
         manager_model: str = DEFAULT_MANAGER_MODEL,
+        max_running_turns: int = DEFAULT_MAX_RUNNING_TURNS,
+        wallets: bool = True,
+        memory: RememberSession | None = None,
     ) -> None:
         self._turns, self._pricing, self._catalog, self._run_turn = turns, pricing, catalog, run_turn
         self._clock, self._ids = clock, ids
         self._max_agents, self._manager_model = max_agents, manager_model
+        self._max_running, self._wallets, self._memory = max_running_turns, wallets, memory
 
     async def execute(
         self, user_id: UUID, session_id: UUID, message: str, idempotency_key: str | None = None
@@ -112,6 +123,7 @@ class SendMessage:
         manager = (start.manager_model or self._manager_model) if mode is Mode.ORCHESTRATOR else None
         # May refuse (4xx): nothing has been written.
         steps = self._plan(mode, start.roster, message, manager, summary_block(start.summary))
+        pricing = await self._pricing.active_version()
         context = TurnContext(
             turn_id=self._ids.new_id(),
             user_id=user_id,
@@ -123,13 +135,20 @@ class SendMessage:
             room_goal=start.room_goal,
             roster=start.roster,
             plan=steps,
-            pricing_version=(await self._pricing.active_version()).version,
+            pricing_version=pricing.version,
             created_at=self._clock.now(),
             manager_model=manager,
         )
         try:
+            # The running-turn limit and the first call's worst case (402), checked with the allocation.
+            hold = await self._opening_hold(context, pricing) if self._wallets else None
+            context = msgspec.structs.replace(context, opening_hold=hold)
             await self._turns.allocate(
-                context, applied_pending=start.pending_mode, idempotency_key=idempotency_key, request_hash=digest
+                context,
+                applied_pending=start.pending_mode,
+                idempotency_key=idempotency_key,
+                request_hash=digest,
+                gate=TurnGate(max_running=self._max_running, hold=hold),
             )
         except StoreUnavailable as exc:
             if not exc.maybe_written:
@@ -155,6 +174,21 @@ class SendMessage:
         on_pause: Callable[[], None] | None = None,
     ) -> Turn:
         return await self._run_turn.execute(context, listener=listener, on_pause=on_pause)
+
+    async def _opening_hold(self, context: TurnContext, pricing: PricingVersion) -> Decimal:
+        """The worst case of the turn's first call, prepared as its step will prepare it (same prompt,
+        same memory of the session), so that a turn whose hold was granted can always reserve its first call."""
+        first = next_step(context.mode, context.plan, context.roster, [])
+        spec = self._catalog.spec(who(context, first).model) if first is not None else None
+        if first is None or spec is None:
+            return ZERO  # its step fails without a call
+        # The session as the first call will see it, unless a summary due at this turn's start shrinks it.
+        memory = await self._memory.as_it_stands(context) if self._memory is not None else Memory()
+        try:
+            prepared = prepare_step(context, first, [], memory, spec, call_id=context.turn_id, now=context.created_at)
+        except ContextBudgetExceeded:
+            return ZERO  # likewise
+        return call_worst_case(prepared, pricing)
 
     def _plan(
         self, mode: Mode, roster: list[RosterEntry], message: str, manager: str | None, summary: str

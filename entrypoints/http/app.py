@@ -21,7 +21,19 @@ from entrypoints.http.middleware import HttpEnvelope
 from entrypoints.http.openai_compat.routes import openai_router
 from entrypoints.http.page import asset, index
 from entrypoints.http.responses import JsonResponse
-from entrypoints.http.routes import agents, catalog, memory, rooms, service, sessions, turns, usage, users
+from entrypoints.http.routes import (
+    admin,
+    agents,
+    catalog,
+    memory,
+    rooms,
+    service,
+    sessions,
+    turns,
+    usage,
+    users,
+    wallet,
+)
 from entrypoints.supervisor import TurnSupervisor
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -54,6 +66,8 @@ API_HANDLERS = [
     memory.get_turn_context,
     usage.usage_events,
     usage.usage_summary,
+    wallet.credit_transactions,
+    *admin.ROUTES,
 ]
 
 

@@ -45,6 +45,15 @@ USE_CASES = (
     "list_usage_events",
     "usage_summary",
     "start_conversation_turn",
+    "show_credits",
+    "list_transactions",
+    "list_accounts",
+    "grant_credits",
+    "set_cap",
+    "suspend_user",
+    "usage_report",
+    "export_ledger",
+    "list_audit",
 )
 
 

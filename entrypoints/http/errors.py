@@ -33,6 +33,8 @@ STATUS_OF_ERROR: dict[type[domain.DomainError], int] = {
     domain.UnknownModel: 422,
     domain.ContextBudgetExceeded: 422,
     domain.TooManyAgents: 422,
+    domain.InsufficientCredits: 402,
+    domain.RateLimited: 429,
 }
 # Litestar's own HTTP errors (routing, body size, media type) by status.
 CODE_OF_STATUS: dict[int, str] = {
@@ -65,7 +67,10 @@ def on_domain_error(request: Request, exc: domain.DomainError) -> Response[Error
     status = STATUS_OF_ERROR.get(type(exc))
     if status is None:
         return on_unexpected_error(request, exc)
-    return error_response(status, exc.code, exc.detail, exc.extra)
+    response = error_response(status, exc.code, exc.detail, exc.extra)
+    if isinstance(exc, domain.RateLimited):
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+    return response
 
 
 def on_validation_error(_: Request, exc: ValidationException) -> Response[ErrorBody]:
@@ -121,19 +126,23 @@ EXCEPTION_HANDLERS = {
 _DESCRIPTIONS = {
     400: "Malformed request body",
     401: "Missing or invalid API key",
-    403: "Forbidden",
+    402: "Not enough credits for the turn's first call (insufficient_credits); nothing was written",
+    403: "Forbidden (also: a suspended account, or an admin route called by a non-admin)",
     404: "Not found (also for another user's resource or a malformed id)",
     409: "Conflict",
     413: "Request body over 1 MiB",
     415: "Body is not application/json",
     422: "Invalid value",
+    429: "Rate limited (running turns or requests per minute); see Retry-After",
     503: "Database unavailable or saturated; retry",
 }
 
 
 def error_specs(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the error answers a route can give (every route may answer 503)."""
+    """OpenAPI entries for the error answers a route can give (every route may answer 503; one that
+    needs a key (401) may also answer 403 to a suspended user and 429 past the per-minute rate)."""
+    authenticated = {403, 429} if 401 in statuses else set()
     return {
         s: ResponseSpec(data_container=ErrorBody, description=_DESCRIPTIONS.get(s, "Error"))
-        for s in sorted({*statuses, 503})
+        for s in sorted({*statuses, *authenticated, 503})
     }

@@ -18,6 +18,7 @@ from domain.memory import Summary
 from domain.model import Agent, Mode, Room, Session, User
 from domain.pricing import PricingVersion
 from domain.turns import Turn
+from domain.wallet import Credits
 
 # Patterns are matched whole: `(?!\n)$` ends the match at the true end in both Python's `re` (where `$`
 # alone also matches before a trailing newline) and the ECMA-262 regexes of JSON Schema readers.
@@ -80,15 +81,40 @@ def changes_of(body: msgspec.Struct) -> dict[str, object]:
     return {f: v for f in body.__struct_fields__ if (v := getattr(body, f)) is not UNSET}
 
 
-class UserOut(msgspec.Struct, kw_only=True):
+class CreditsOut(msgspec.Struct, kw_only=True):
+    balance: Decimal
+    reserved: Decimal
+    available: Decimal
+    monthly_cap: Decimal | None
+    spent_this_month: Decimal
+
+    @classmethod
+    def of(cls, credits: Credits) -> CreditsOut:
+        return cls(
+            balance=credits.balance,
+            reserved=credits.reserved,
+            available=credits.available,
+            monthly_cap=credits.monthly_cap,
+            spent_this_month=credits.spent_this_month,
+        )
+
+
+class UserOut(msgspec.Struct, kw_only=True, omit_defaults=True):
     id: UUID
     email: str
     display_name: str | None
     created_at: datetime
+    credits: CreditsOut | None = None  # shown by GET /me
 
     @classmethod
-    def of(cls, user: User) -> UserOut:
-        return cls(id=user.id, email=user.email, display_name=user.display_name, created_at=user.created_at)
+    def of(cls, user: User, credits: Credits | None = None) -> UserOut:
+        return cls(
+            id=user.id,
+            email=user.email,
+            display_name=user.display_name,
+            created_at=user.created_at,
+            credits=CreditsOut.of(credits) if credits is not None else None,
+        )
 
 
 class UserCreated(msgspec.Struct, kw_only=True):

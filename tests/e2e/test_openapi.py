@@ -11,7 +11,7 @@ BODY_ERRORS = {400, 413, 415, 422}
 # path -> method -> (success status, error statuses the route must declare)
 EXPECTED: dict[str, dict[str, tuple[int, set[int]]]] = {
     "/api/v1/users": {"post": (201, {403, 409} | BODY_ERRORS)},
-    "/api/v1/me": {"get": (200, {401})},
+    "/api/v1/me": {"get": (200, {401, 403, 429})},
     "/api/v1/models": {"get": (200, {401})},
     "/api/v1/pricing": {"get": (200, {401})},
     "/api/v1/pricing/{version}": {"get": (200, {401, 404})},
@@ -32,7 +32,7 @@ EXPECTED: dict[str, dict[str, tuple[int, set[int]]]] = {
     "/api/v1/sessions/{session_id}/messages": {"get": (200, {401, 404})},
     "/api/v1/sessions/{session_id}/turns": {
         "get": (200, {401, 404}),
-        "post": (201, {401, 404, 409} | BODY_ERRORS),
+        "post": (201, {401, 402, 404, 409, 429} | BODY_ERRORS),
     },
     "/api/v1/sessions/{session_id}/turns/{turn_id}": {"get": (200, {401, 404})},
     "/api/v1/sessions/{session_id}/turns/{turn_id}/context": {"get": (200, {401, 404})},
@@ -43,6 +43,15 @@ EXPECTED: dict[str, dict[str, tuple[int, set[int]]]] = {
     "/v1/models": {"get": (200, {401})},
     "/v1/models/{model}": {"get": (200, {401, 404})},
     "/v1/chat/completions": {"post": (200, {401, 404, 409} | BODY_ERRORS)},
+    "/api/v1/credits/transactions": {"get": (200, {401, 422})},
+    "/api/v1/admin/users": {"get": (200, {401, 403, 422})},
+    "/api/v1/admin/users/{user_id}/grants": {"post": (201, {401, 403, 404} | BODY_ERRORS)},
+    "/api/v1/admin/users/{user_id}/cap": {"put": (200, {401, 403, 404} | BODY_ERRORS)},
+    "/api/v1/admin/users/{user_id}/suspend": {"post": (200, {401, 403, 404})},
+    "/api/v1/admin/users/{user_id}/reactivate": {"post": (200, {401, 403, 404})},
+    "/api/v1/admin/usage": {"get": (200, {401, 403, 422})},
+    "/api/v1/admin/usage.csv": {"get": (200, {401, 403, 422})},
+    "/api/v1/admin/audit": {"get": (200, {401, 403, 422})},
 }
 OPERATIONS = [(path, method) for path, methods in EXPECTED.items() for method in methods]
 
@@ -107,3 +116,16 @@ async def test_the_document_describes_orchestrated_turns_and_ledger_purposes(cli
     assert any("call_agent" in a for a in actions) and any("finish" in a for a in actions)
     event = next(s for s in schemas.values() if "call_id" in s.get("properties", {}) and "purpose" in s["properties"])
     assert set(event["properties"]["purpose"]["enum"]) >= {"agent", "manager", "synthesis"}
+
+
+async def test_the_document_describes_wallets_and_the_admin_shapes(client: AsyncTestClient) -> None:
+    schemas = (await client.get("/schema/openapi.json")).json()["components"]["schemas"]
+    credits = next(s for name, s in schemas.items() if name.endswith("CreditsOut"))
+    assert set(credits["properties"]) == {"balance", "reserved", "available", "monthly_cap", "spent_this_month"}
+    tx = next(s for name, s in schemas.items() if name.endswith("CreditTransaction"))
+    assert set(tx["properties"]) == {"id", "kind", "amount", "reason", "llm_call_event_id", "actor", "created_at"}
+    assert set(tx["properties"]["kind"]["enum"]) == {"grant", "debit", "adjustment"}
+    usage = next(s for name, s in schemas.items() if name.endswith("AdminUsage"))
+    assert {"key", "llm_calls", "credits", "provider_cost_usd", "margin_usd"} <= set(usage["properties"])
+    audit = next(s for name, s in schemas.items() if name.endswith("AuditEntry"))
+    assert {"actor_id", "action", "target_user_id", "before", "after"} <= set(audit["properties"])

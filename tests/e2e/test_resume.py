@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ import psycopg
 import pytest
 
 from tests.support.server_process import Server
+from tests.support.wallet import wallet_figures
 
 API = "/api/v1"
 
@@ -120,6 +122,15 @@ def test_killed_turn_resumes_on_the_next_server_without_rebilling(
     assert turn["usage"]["llm_calls"] == 5
     with psycopg.connect(database_url) as conn:
         assert conn.execute("SELECT count(*) FROM llm_call_intents").fetchone()[0] == 0
+    # Invariant 8 across the crash: one debit per billed row, the cut call unbilled, and no credits
+    # left reserved once the second server has recovered the turn and swept.
+    user_id = call(second, "GET", "/me", auth)["id"]
+    deadline = time.monotonic() + 10
+    while (wallet := wallet_figures(database_url, user_id)).reservations and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert wallet.debited == wallet.burned == sum(Decimal(r["credits_burned"]) for r in rows)
+    assert wallet.balance == wallet.transactions == 100 - wallet.burned
+    assert (wallet.reservations, wallet.reserved) == (0, 0)
     # The session is usable again.
     # Its event stream, read from the second process, is whole: numbered without a gap, announced once,
     # ended once, each step completed once.

@@ -9,6 +9,7 @@ bounded and generation is deterministic (derandomised), so the tier costs the sa
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +22,7 @@ from hypothesis import HealthCheck, settings
 from litestar.serialization import encode_json
 from schemathesis import GenerationMode
 
+from entrypoints.admin_cli import create_admin
 from entrypoints.container import Container
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
@@ -46,18 +48,21 @@ schema.config.generation.update(
 
 @pytest.fixture(scope="module")
 def server(database_url: str) -> Iterator[Server]:
-    process = Server(database_url)
+    process = Server(database_url, PANTHEON_RATE_LIMIT_PER_MINUTE="0")  # thousands of requests, one key
     yield process
     process.stop()
     print(f"\nfuzz tier: {COUNT['requests']} generated requests")  # shown with -s
 
 
 @pytest.fixture(scope="module")
-def owner(server: Server) -> dict[str, Any]:
-    """A user with one of everything, for the operations run against real ids."""
+def owner(server: Server, database_url: str) -> dict[str, Any]:
+    """A user with one of everything, for the operations run against real ids; an admin, so that the
+    admin routes run their SQL too (on another user, so that a generated suspension never stops it)."""
     base = server.url + API
-    key = httpx.post(f"{base}/users", json={"email": "fuzz@example.com"}).json()["api_key"]
+    httpx.post(f"{base}/users", json={"email": "fuzz@example.com"})
+    key, _ = asyncio.run(create_admin(database_url, "fuzz@example.com", Settings()))
     auth = {"Authorization": f"Bearer {key}"}
+    other = httpx.post(f"{base}/users", json={"email": "fuzz-customer@example.com"}).json()["user"]["id"]
     room = httpx.post(f"{base}/rooms", json={"name": "Fuzz"}, headers=auth).json()["id"]
     agent = httpx.post(
         f"{base}/rooms/{room}/agents",
@@ -66,7 +71,14 @@ def owner(server: Server) -> dict[str, Any]:
     ).json()["id"]
     session = httpx.post(f"{base}/rooms/{room}/sessions", json={}, headers=auth).json()["id"]
     turn = httpx.post(f"{base}/sessions/{session}/turns", json={"message": "@ada hi"}, headers=auth).json()["id"]
-    ids = {"room_id": room, "agent_id": agent, "session_id": session, "turn_id": turn, "version": "2026-02-20"}
+    ids = {
+        "room_id": room,
+        "agent_id": agent,
+        "session_id": session,
+        "turn_id": turn,
+        "version": "2026-02-20",
+        "user_id": other,
+    }
     return {"auth": auth, "ids": ids}
 
 

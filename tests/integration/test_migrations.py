@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psycopg
 import pytest
 
@@ -24,7 +26,12 @@ EXPECTED_TABLES = {
     "model_pricing",
     "session_summaries",
     "turn_context_audit",
+    "wallets",
+    "credit_transactions",
+    "credit_reservations",
+    "admin_audit",
 }
+MIGRATIONS = len(list((Path(__file__).resolve().parents[2] / "migrations").glob("*.rollback.sql")))
 
 
 def tables(url: str) -> set[str]:

@@ -27,6 +27,7 @@ from adapters.memory.turns import (
     MemoryUsageLedger,
     SequentialTurnRunner,
 )
+from adapters.memory.wallet import MemoryAdminStore, MemoryWalletStore
 from adapters.postgres.health import DatabaseHealth
 from entrypoints.container import Container
 from entrypoints.http.app import create_app
@@ -50,6 +51,8 @@ def fake_container() -> tuple[Container, MemoryDatabase]:
     container.memory_store.override(providers.Object(MemorySummaryStore(db)))
     container.event_store.override(providers.Object(MemoryTurnEventStore(db)))
     container.usage_ledger.override(providers.Object(MemoryUsageLedger(db)))
+    container.wallet_store.override(providers.Object(MemoryWalletStore(db)))
+    container.admin_store.override(providers.Object(MemoryAdminStore(db)))
     container.llm.override(providers.Object(SimulatedLlm()))
     container.runner.override(providers.Object(SequentialTurnRunner()))
     container.db_health.override(providers.Object(DatabaseHealth(DownPool())))  # never probed in these tests

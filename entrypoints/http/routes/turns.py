@@ -31,7 +31,7 @@ LastEventId = Annotated[str | None, Parameter(header="Last-Event-ID", required=F
     "/sessions/{session_id:str}/turns",
     tags=["turns"],
     status_code=201,
-    responses=error_specs(400, 401, 404, 409, 413, 415, 422),
+    responses=error_specs(400, 401, 402, 404, 409, 413, 415, 422),
 )
 async def send_message(
     request: Request[Any, Any, Any],

@@ -5,6 +5,7 @@ from litestar.di import NamedDependency
 from litestar.params import SkipValidation
 
 from application.use_cases.users import RegisterUser
+from application.use_cases.wallet import ShowCredits
 from domain.model import User
 from entrypoints.http.errors import error_specs
 from entrypoints.http.schemas import CreateUserBody, UserCreated, UserOut
@@ -27,5 +28,7 @@ async def create_user(
 
 
 @get("/me", tags=["users"], responses=error_specs(401))
-async def me(user: NamedDependency[SkipValidation[User]]) -> UserOut:
-    return UserOut.of(user)
+async def me(
+    user: NamedDependency[SkipValidation[User]], show_credits: NamedDependency[SkipValidation[ShowCredits]]
+) -> UserOut:
+    return UserOut.of(user, await show_credits.execute(user.id))
