@@ -11,6 +11,7 @@ from adapters.memory.wallet import MemoryAdminStore, MemoryWalletStore
 from application.ports.admin import AuditNote
 from application.ports.llm import LlmAttempt, LlmRequest, LlmResult
 from application.use_cases.execute_step import ExecuteStep
+from application.use_cases.remember_session import RememberSession
 from application.use_cases.run_turn import RunTurn
 from application.use_cases.send_message import SendMessage
 from application.use_cases.supervise_turns import SuperviseTurns
@@ -45,22 +46,35 @@ class RetryingLlm:
 
 
 def wired(tw: TurnWorld, llm: object) -> tuple[SendMessage, MemoryWalletStore]:
+    """The turn engine of `tw` with a wallet: every call (summaries too) reserves before it is sent."""
     wallet = MemoryWalletStore(tw.db)
-    step = ExecuteStep(
-        llm,
+    step = ExecuteStep(llm, tw.catalog, tw.pricing, tw.recorder, tw.clock, tw.ids, tw.patience, wallet)  # type: ignore[arg-type]
+    memory = RememberSession(
+        llm,  # type: ignore[arg-type]
         tw.catalog,
         tw.pricing,
         tw.history,
+        tw.summaries,
         tw.recorder,
         tw.clock,
         tw.ids,
         tw.patience,
-        wallet,  # type: ignore[arg-type]
+        wallet,
+        summary_model=tw.summary_model,
     )
     run = RunTurn(
-        tw.turns, SequentialTurnRunner(), step, tw.events, tw.recorder, tw.pricing, tw.patience, tw.clock, tw.ids
+        tw.turns,
+        SequentialTurnRunner(),
+        step,
+        memory,
+        tw.events,
+        tw.recorder,
+        tw.pricing,
+        tw.patience,
+        tw.clock,
+        tw.ids,
     )
-    return SendMessage(tw.turns, tw.pricing, tw.catalog, run, tw.clock, tw.ids, history=tw.history), wallet
+    return SendMessage(tw.turns, tw.pricing, tw.catalog, run, tw.clock, tw.ids, memory=memory), wallet
 
 
 async def test_a_retry_that_cannot_be_reserved_is_not_sent_and_the_paid_attempt_is_recorded(tw: TurnWorld) -> None:
@@ -123,3 +137,16 @@ async def test_running_out_is_a_402_never_a_written_turn_whose_first_call_is_ref
         raise AssertionError("the cap was never reached")
     assert written >= 3 and len(tw.data.turns) == written
     assert (await wallet.credits_of(user, tw.clock.now())).reserved == 0
+
+
+async def test_summary_calls_are_reserved_and_debited_like_steps(tw: TurnWorld) -> None:
+    user, _, session = await tw.room_with("ada")
+    send, wallet = wired(tw, tw.llm)
+    for i in range(10):  # a summary is due every 8 turns
+        await send.execute(user, session, f"@ada turn {i}")
+    purposes = {e.purpose for e in tw.data.ledger}
+    assert "summary" in purposes, purposes
+    debits = [tx for _, _, tx in tw.db.wallets.transactions if tx.kind == "debit"]
+    assert sorted(-tx.amount for tx in debits) == sorted(e.credits_burned for e in tw.data.ledger if e.credits_burned)
+    credits = await wallet.credits_of(user, tw.clock.now())
+    assert credits.reserved == 0 and credits.balance == 100 - sum(e.credits_burned for e in tw.data.ledger)
