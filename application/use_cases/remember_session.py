@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from application.context import session_tokens, turn_tokens
 from application.errors import CallRefused, StoreUnavailable
@@ -96,17 +96,24 @@ class RememberSession:
             before_history=raw,
         )
 
-    async def as_it_stands(self, turn: TurnContext) -> Memory:
-        """The session as the turn's calls see it when no summary is due (read only, nothing written):
-        what a turn's opening hold is computed from, before the turn exists."""
-        last, raw, truncated = await self._read(turn, lambda operation: operation())
+    async def as_it_stands(self, turn: TurnContext, last: Summary | None) -> Memory:
+        """The session as the turn's calls see it when no summary is due (read only, nothing written),
+        `last` being its newest summary as the turn's start read it: what a turn's opening hold is
+        computed from, before the turn exists."""
+        _, raw, truncated = await self._read(turn, lambda operation: operation(), last)
         return Memory(summary=last, history=raw, truncated=truncated)
 
     async def _read(
-        self, turn: TurnContext, durable: Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]]
+        self,
+        turn: TurnContext,
+        durable: Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]],
+        known: Summary | Literal[False] | None = False,
     ) -> tuple[Summary | None, list[HistoryTurn], bool]:
-        """The newest summary, and the raw turns after it (newest first, at most HISTORY_TURNS)."""
-        last: Summary | None = await durable(lambda: self._memory.latest_summary(turn.session_id))
+        """The newest summary (read unless `known`), and the raw turns after it (newest first, at most
+        HISTORY_TURNS)."""
+        last: Summary | None = (
+            await durable(lambda: self._memory.latest_summary(turn.session_id)) if known is False else known
+        )
         # One more than is kept, to know whether older unfolded turns were left unread.
         read: list[HistoryTurn] = await durable(
             lambda: self._history.recent(turn.session_id, before_index=turn.turn_index, limit=HISTORY_TURNS + 1)

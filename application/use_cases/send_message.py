@@ -31,6 +31,7 @@ from domain.errors import (
     ValidationFailed,
     too_many_agents,
 )
+from domain.memory import Summary
 from domain.model import Mode
 from domain.modes import apply_pending
 from domain.planning import next_step, plan_turn
@@ -141,7 +142,7 @@ class SendMessage:
         )
         try:
             # The running-turn limit and the first call's worst case (402), checked with the allocation.
-            hold = await self._opening_hold(context, pricing) if self._wallets else None
+            hold = await self._opening_hold(context, pricing, start.summary) if self._wallets else None
             context = msgspec.structs.replace(context, opening_hold=hold)
             await self._turns.allocate(
                 context,
@@ -175,7 +176,7 @@ class SendMessage:
     ) -> Turn:
         return await self._run_turn.execute(context, listener=listener, on_pause=on_pause)
 
-    async def _opening_hold(self, context: TurnContext, pricing: PricingVersion) -> Decimal:
+    async def _opening_hold(self, context: TurnContext, pricing: PricingVersion, summary: Summary | None) -> Decimal:
         """The worst case of the turn's first call, prepared as its step will prepare it (same prompt,
         same memory of the session), so that a turn whose hold was granted can always reserve its first call."""
         first = next_step(context.mode, context.plan, context.roster, [])
@@ -183,7 +184,7 @@ class SendMessage:
         if first is None or spec is None:
             return ZERO  # its step fails without a call
         # The session as the first call will see it, unless a summary due at this turn's start shrinks it.
-        memory = await self._memory.as_it_stands(context) if self._memory is not None else Memory()
+        memory = await self._memory.as_it_stands(context, summary) if self._memory is not None else Memory()
         try:
             prepared = prepare_step(context, first, [], memory, spec, call_id=context.turn_id, now=context.created_at)
         except ContextBudgetExceeded:

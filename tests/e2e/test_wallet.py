@@ -303,3 +303,21 @@ async def test_requests_past_the_per_minute_rate_answer_429(database_url: str) -
         body = assert_error(response, 429, "rate_limited")
         assert body["extra"] == {"limit": 3} and int(response.headers["retry-after"]) >= 1
         assert (await limited.get(f"{API}/me", headers=await auth_headers(limited, "other"))).status_code == 200
+
+
+async def test_the_openai_endpoint_answers_402_and_403_in_openai_shape(
+    poor: AsyncTestClient, database_url: str
+) -> None:
+    headers = await auth_headers(poor, "openai-broke")
+    room = await create_room(poor, headers)
+    await add_agent(poor, headers, room["id"], "sage", role_prompt=BIG_ROLE)
+    body = {"model": f"room-{room['id']}", "messages": [{"role": "user", "content": "@sage hi"}]}
+    refused = await poor.post("/v1/chat/completions", json=body, headers=headers)
+    assert refused.status_code == 402, refused.text
+    assert refused.json()["error"]["code"] == "insufficient_credits"
+    assert (await poor.get(f"{API}/rooms/{room['id']}/sessions", headers=headers)).json()["items"] == []
+    admin = await admin_headers(database_url)
+    user_id = (await me(poor, headers))["id"]
+    assert (await poor.post(f"{API}/admin/users/{user_id}/suspend", headers=admin)).status_code == 200
+    forbidden = await poor.get("/v1/models", headers=headers)
+    assert forbidden.status_code == 403 and forbidden.json()["error"]["code"] == "forbidden"
