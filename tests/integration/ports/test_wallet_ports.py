@@ -224,3 +224,51 @@ async def test_grants_credit_once_per_key_and_caps_bound_what_is_available(ports
         {"role": "user", "suspended": False, "monthly_cap": "0.5000", "balance": "5.0000"},
     )
     assert [a for a, _, _ in mine] == ["set_cap", "grant"]
+
+
+async def test_promote_creates_or_promotes_with_a_new_key_and_an_audit_row(ports: WalletPorts) -> None:
+    existing = await add_user(ports.stores)
+    key_hash = b"k" * 32
+    promoted = User(id=uuid.uuid4(), email=existing.email.upper(), display_name=None, created_at=tick(), role="admin")
+    assert not await ports.admin.promote(promoted, key_hash, Decimal(100), note("admin_create"))
+    found = await ports.stores.users.user_for_key(key_hash)
+    assert found is not None and (found.id, found.role) == (existing.id, "admin")
+    fresh = User(id=uuid.uuid4(), email=f"{uuid.uuid4().hex}@example.com", display_name=None, created_at=tick())
+    assert await ports.admin.promote(fresh, b"f" * 32, Decimal(7), note("admin_create"))
+    made = await ports.stores.users.user_for_key(b"f" * 32)
+    assert made is not None and (made.id, made.role) == (fresh.id, "admin")
+    assert (await ports.wallet.credits_of(fresh.id, tick())).balance == Decimal(7)
+    audit = {e.target_user_id: e for e in await ports.admin.audit_log(limit=50, before=None)}
+    assert audit[existing.id].before is not None and audit[existing.id].before["role"] == "user"
+    assert audit[fresh.id].before is None and audit[fresh.id].after["role"] == "admin"  # type: ignore[index]
+
+
+async def test_suspension_shows_on_the_key_and_in_the_account_list(ports: WalletPorts) -> None:
+    key_hash = uuid.uuid4().bytes * 2
+    user = User(id=uuid.uuid4(), email=f"{uuid.uuid4().hex}@example.com", display_name="S", created_at=tick())
+    await ports.stores.users.create_user(user, key_hash, Decimal(3))
+    account = await ports.admin.set_suspended(user.id, True, note("suspend"))
+    assert account is not None and account.suspended and account.credits.balance == Decimal(3)
+    seen = await ports.stores.users.user_for_key(key_hash)
+    assert seen is not None and seen.suspended
+    listed = await ports.admin.accounts(limit=500, after=None, now=tick())
+    assert next(a for a in listed if a.id == user.id).suspended
+    assert await ports.admin.set_suspended(user.id, False, note("reactivate")) is not None
+    again = await ports.stores.users.user_for_key(key_hash)
+    assert again is not None and not again.suspended
+    assert await ports.admin.set_suspended(uuid.uuid4(), True, note("suspend")) is None
+
+
+async def test_usage_and_the_ledger_export_cover_a_range_of_days(ports: WalletPorts) -> None:
+    owner, turn = await funded_turn(ports, "1")
+    rows = [row(turn, 0, at=tick()), row(turn, 0, at=tick() + timedelta(days=2))]
+    assert await ports.recorder.commit_step(turn.turn_id, step(0, "ada"), rows, tick())
+    first_day, last_day = rows[0].created_at.date(), rows[1].created_at.date()
+    mine = [u for u in await ports.admin.usage(first_day, first_day, "user") if u.key == str(owner.id)]
+    assert [(u.llm_calls, u.credits, u.margin_usd, u.active_users) for u in mine] == [
+        (1, Decimal("0.0123"), Decimal("0.00036900"), 1)
+    ]
+    exported = [e.id async for e in ports.admin.ledger_rows(first_day, last_day) if e.user_id == owner.id]
+    assert exported == [r.id for r in rows]
+    later = [e.id async for e in ports.admin.ledger_rows(last_day, last_day) if e.user_id == owner.id]
+    assert later == [rows[1].id]
