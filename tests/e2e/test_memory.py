@@ -121,7 +121,9 @@ async def test_memory_routes_answer_404_for_other_users_and_unknown_turns(client
 
 async def test_a_message_too_big_for_the_model_is_refused_before_anything_is_written(client: AsyncTestClient) -> None:
     headers, session = await council(client)
-    response = await client.post(f"{API}/sessions/{session}/turns", json={"message": "word " * 2500}, headers=headers)
+    response = await client.post(
+        f"{API}/sessions/{session}/turns", json={"message": "word " * 2500}, headers=headers
+    )
     error = assert_error(response, 422, "context_budget_exceeded")
     assert error["extra"]["input_budget"] == SMALL_BUDGET and error["extra"]["required_tokens"] > SMALL_BUDGET
     assert (await client.get(f"{API}/sessions/{session}/turns", headers=headers)).json()["items"] == []

@@ -78,13 +78,8 @@ def test_nothing_is_due_while_every_turn_is_among_the_last_four_by_count():
 
 
 def valid(**changes: object) -> str:
-    body = {
-        "summary_text": "We chose PostgreSQL.",
-        "key_facts": ["Fact: the code is AMBER-7."],
-        "decisions": [],
-        "open_questions": [],
-        "action_items": [],
-    }
+    body = {"summary_text": "We chose PostgreSQL.", "key_facts": ["Fact: the code is AMBER-7."], "decisions": [],
+            "open_questions": [], "action_items": []}
     return json.dumps({**body, **changes})
 
 

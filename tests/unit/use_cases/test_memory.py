@@ -103,7 +103,9 @@ async def test_the_budget_threshold_summarises_before_8_turns_and_fires_once_per
     assert summarised and all(a.estimated_tokens_after < a.estimated_tokens_before for a in summarised)
 
 
-async def test_a_60_turn_session_stays_within_budget_and_still_knows_its_first_fact(tw: TurnWorld, sim: RecordingSim):
+async def test_a_60_turn_session_stays_within_budget_and_still_knows_its_first_fact(
+    tw: TurnWorld, sim: RecordingSim
+):
     user, session = await council(tw, "ada", "bob", model="sim-small")
     await talk(tw, user, session, "Let us plan the launch.")
     await talk(tw, user, session, f"{FACT} Keep it safe.")
