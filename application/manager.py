@@ -39,16 +39,31 @@ def _answer(step: TurnStep) -> str:
     who = f"{step.agent_name} ({step.agent_key})"
     if step.status is StepStatus.COMPLETED:
         return f"{who} answered:\n{step.content}"
+    if step.status is StepStatus.STOPPED:
+        return f"{who} was stopped while answering; what it had said:\n{step.content}"
     return f"{who} failed to answer ({step.error.code if step.error else 'error'})."
 
 
+def _budget(budget: str | None) -> str:
+    if budget is None:
+        return ""
+    return (
+        f"\n\nWhat is left of this turn's budget: {budget}. When it runs out the turn stops and goes "
+        "straight to the synthesis, so finish while something useful is left."
+    )
+
+
 def manager_messages(
-    turn: TurnContext, earlier: list[TurnStep], refused: tuple[str, str] | None = None
+    turn: TurnContext,
+    earlier: list[TurnStep],
+    refused: tuple[str, str] | None = None,
+    budget: str | None = None,
 ) -> list[ChatMessage]:
     """The decision call: the roster, the user's message, the turn so far (each decision, each answer).
-    `refused` is (the manager's last output, why it was refused): the repair call."""
+    `refused` is (the manager's last output, why it was refused): the repair call. `budget` is what is
+    left of the turn's caps, in words (domain/stopping.py remaining_budget)."""
     messages = [
-        ChatMessage("system", f"{_MANAGER_PROMPT}\n\nThe agents:\n{_roster_lines(turn)}{_goal(turn)}"),
+        ChatMessage("system", f"{_MANAGER_PROMPT}\n\nThe agents:\n{_roster_lines(turn)}{_goal(turn)}{_budget(budget)}"),
         ChatMessage("user", f"The user's message:\n{turn.user_message}"),
     ]
     for step in earlier:
@@ -64,10 +79,11 @@ def manager_messages(
     return messages
 
 
-def synthesis_messages(turn: TurnContext, earlier: list[TurnStep]) -> list[ChatMessage]:
+def synthesis_messages(turn: TurnContext, earlier: list[TurnStep], budget: str | None = None) -> list[ChatMessage]:
     answers = [_answer(s) for s in earlier if s.kind is StepKind.AGENT] or ["(no agent answered)"]
+    short = f"\n\nThis turn's budget is nearly spent ({budget} left): keep the answer short." if budget else ""
     return [
-        ChatMessage("system", f"{_SYNTHESIS_PROMPT}{_goal(turn)}"),
+        ChatMessage("system", f"{_SYNTHESIS_PROMPT}{_goal(turn)}{short}"),
         ChatMessage(
             "user",
             "The council's answers:\n\n" + "\n\n".join(answers) + f"\n\nThe user's message:\n{turn.user_message}",

@@ -20,6 +20,7 @@ from application.manager import DECISION_FORMAT, MANAGER_NAME, manager_messages,
 from application.memory import Memory
 from application.ports.llm import ChatMessage, LlmRequest, LlmResult
 from application.ports.turns import CallIntent, ContextAudit, LedgerEntry, Purpose, TurnContext
+from application.stopping import StopSignal
 from domain.budget import compute_budget, message_tokens
 from domain.decisions import Decision
 from domain.errors import ContextBudgetExceeded
@@ -48,6 +49,12 @@ class TurnRun:
     memory: Memory = field(default_factory=Memory)  # the session as the turn sees it (read at its start)
     overhead: list[StepUsage] = field(default_factory=list)  # calls of no step (the summary's) this run paid
     hold_taken: bool = False  # the turn's opening hold already stood for a call attempt of this run
+    stop: StopSignal = field(default_factory=StopSignal)  # a stop asked for, by the user or a cap
+
+    @property
+    def outside_steps(self) -> Decimal:
+        """Credits this run burned in calls of no step (the summary's): they count against the credit cap."""
+        return sum((u.credits for u in self.overhead), start=Decimal("0.0000"))
 
 
 @dataclass(frozen=True)
@@ -83,9 +90,11 @@ def prepare_step(
     call_id: UUID,
     now: datetime,
     refused: tuple[str, str] | None = None,
+    remaining: str | None = None,
 ) -> PreparedStep:
-    """What to send for this step (a manager step's repair call when `refused` says what went wrong).
-    Raises ContextBudgetExceeded when even the pinned parts cannot fit the model."""
+    """What to send for this step (a manager step's repair call when `refused` says what went wrong;
+    `remaining`, what is left of the turn's caps, told to the manager). Raises ContextBudgetExceeded when
+    even the pinned parts cannot fit the model."""
     budget = compute_budget(spec.context_window).input_budget
     if planned.agent is not None:
         context = build_call_context(turn, planned.agent, spec, earlier, memory, planned.instruction)
@@ -93,9 +102,9 @@ def prepare_step(
         history_turns, actions = context.history_turns, context.actions
     else:
         messages = (
-            manager_messages(turn, earlier, refused)
+            manager_messages(turn, earlier, refused, remaining)
             if planned.kind is StepKind.MANAGER
-            else synthesis_messages(turn, earlier)
+            else synthesis_messages(turn, earlier, remaining)
         )
         estimated = before = estimate_messages(messages)
         history_turns, actions = 0, []
@@ -224,16 +233,19 @@ def recorded_step(
     content: str,
     error: StepError | None,
     decision: Decision | None = None,
+    stopped: bool = False,
 ) -> TurnStep:
-    """The step as it is committed: completed unless it carries an error."""
+    """The step as it is committed: `stopped` when a `now` stop cut it, else completed unless it
+    carries an error."""
     speaker = who(turn, planned)
+    status = StepStatus.STOPPED if stopped else StepStatus.FAILED if error is not None else StepStatus.COMPLETED
     return TurnStep(
         index=planned.index,
         kind=planned.kind,
         agent_key=speaker.agent_key,
         agent_name=speaker.agent_name,
         model=speaker.model,
-        status=StepStatus.FAILED if error is not None else StepStatus.COMPLETED,
+        status=status,
         content=content,
         error=error,
         usage=step_usage(rows),
@@ -243,7 +255,10 @@ def recorded_step(
 
 
 def answered_step(turn: TurnContext, planned: PlannedStep, result: LlmResult, rows: list[LedgerEntry]) -> TurnStep:
-    """An agent's or the synthesis's step from its call: its answer, or the call's error."""
+    """An agent's or the synthesis's step from its call: its answer, the part of it a `now` stop let
+    through, or the call's error."""
+    if result.stopped:
+        return recorded_step(turn, planned, rows, content=result.text, error=None, stopped=True)
     return recorded_step(turn, planned, rows, content=result.text if result.ok else "", error=result.error)
 
 

@@ -45,6 +45,10 @@ class TurnInProgress(DomainError):
     code = "turn_in_progress"
 
 
+class TurnNotRunning(DomainError):
+    code = "turn_not_running"
+
+
 class IdempotencyConflict(DomainError):
     code = "idempotency_conflict"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
@@ -35,6 +36,10 @@ class Room(msgspec.Struct, frozen=True, kw_only=True):
     manager_model: str | None
     created_at: datetime
     updated_at: datetime
+    # Caps per turn (domain/stopping.py): reaching one stops the turn; None, no cap.
+    max_credits_per_turn: Decimal | None = None
+    max_agent_calls_per_turn: int | None = None
+    max_turn_seconds: int | None = None
 
 
 class Agent(msgspec.Struct, frozen=True, kw_only=True):

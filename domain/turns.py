@@ -23,6 +23,7 @@ class StepKind(enum.StrEnum):
 class StepStatus(enum.StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
+    STOPPED = "stopped"  # cut by a `now` stop: its content is the partial text
 
 
 class TurnStatus(enum.StrEnum):
@@ -30,6 +31,7 @@ class TurnStatus(enum.StrEnum):
     COMPLETED = "completed"
     PARTIAL = "partial"
     FAILED = "failed"
+    STOPPED = "stopped"  # a stop request or a cap per turn ended it (its `stop_reason` says which)
 
 
 class RosterEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -109,4 +111,6 @@ class Turn(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     usage: TurnUsage
     created_at: datetime
     completed_at: datetime | None
+    # Why a `stopped` turn stopped (domain/stopping.py StopReason); no default, so it shows as null.
+    stop_reason: str | None
     orchestration: Orchestration | None = None  # orchestrator turns only

@@ -14,6 +14,7 @@ from adapters.langgraph.runner import Durability, LangGraphTurnRunner
 from adapters.llm.catalog import Catalog, CatalogError, load_catalog
 from adapters.llm.router import LlmRouter, build_llm_clients
 from adapters.postgres.admin import PostgresAdminStore
+from adapters.polling_stops import PollingStopWatch
 from adapters.postgres.agents import PostgresAgentStore
 from adapters.postgres.checkpointer import open_checkpointer, prune_finished_threads
 from adapters.postgres.conversations import PostgresConversationStore
@@ -27,6 +28,7 @@ from adapters.postgres.rooms import PostgresRoomStore
 from adapters.postgres.sessions import PostgresSessionStore
 from adapters.postgres.signals import PostgresTurnEventSignals
 from adapters.postgres.steps import PostgresStepRecorder
+from adapters.postgres.stops import PostgresStopStore
 from adapters.postgres.turns import PostgresHistoryStore, PostgresTurnStore
 from adapters.postgres.users import PostgresUserStore
 from adapters.postgres.wallet import PostgresWalletStore
@@ -44,6 +46,7 @@ from application.use_cases.recover_turns import RecoverTurns
 from application.use_cases.remember_session import RememberSession
 from application.use_cases.run_turn import RunTurn
 from application.use_cases.send_message import SendMessage
+from application.use_cases.stop_turn import StopTurn
 from application.use_cases.supervise_turns import SuperviseTurns
 from entrypoints.settings import Settings
 
@@ -238,6 +241,8 @@ class Container(containers.DeclarativeContainer):
         summary_model=summary_model,
     )
     event_store = providers.Singleton(PostgresTurnEventStore, pool)
+    stop_store = providers.Singleton(PostgresStopStore, pool)
+    stop_watch = providers.Singleton(PollingStopWatch, stop_store)  # stops stored by any process reach ours
     run_turn = providers.Singleton(
         RunTurn,
         turn_store,
@@ -250,6 +255,7 @@ class Container(containers.DeclarativeContainer):
         patience,
         clock,
         ids,
+        stop_watch,
     )
     send_message = providers.Singleton(
         SendMessage,
@@ -298,3 +304,4 @@ class Container(containers.DeclarativeContainer):
     start_conversation_turn = providers.Singleton(
         StartConversationTurn, room_store, session_store, conversation_store, turn_store, send_message, clock, ids
     )
+    stop_turn = providers.Singleton(StopTurn, stop_store, stop_watch, turn_store, clock)

@@ -118,4 +118,5 @@ class LangGraphTurnRunner:
         planned = next_step(turn, earlier)
         assert planned is not None, "a node runs only when a step comes next"
         step = await execute_step(turn, planned, earlier)
-        return {"steps": [msgspec.to_builtins(step)]}
+        # A step not started (the credit cap refused its call) adds nothing; the route asks the program again.
+        return {"steps": [msgspec.to_builtins(step)] if step is not None else []}

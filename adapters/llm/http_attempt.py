@@ -1,11 +1,15 @@
 """One attempt of an HTTP LLM call: send, classify the answer, stream the text, account the usage.
 
 Never raises for provider trouble: every outcome, including transport errors, becomes an AttemptOutcome.
+A `cancel` that fires while the attempt runs cancels the exchange task: the response is closed before
+its body ended, so httpx drops the connection (it cannot be reused) and the provider sees it close and
+stops generating; the attempt comes back `cancelled` with the text and usage that arrived.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 
@@ -18,7 +22,7 @@ from adapters.llm.dialect import Dialect, decode_object
 from adapters.llm.retry import retry_after_s
 from adapters.llm.sse import iter_sse
 from adapters.llm.usage import ReportedUsage, failed_usage, settle_usage
-from application.ports.llm import AttemptStatus, DeltaSink, LlmRequest
+from application.ports.llm import AttemptStatus, CallCancel, DeltaSink, LlmRequest
 from domain.turns import StepError
 
 ApiKeySource = Callable[[], str | None]
@@ -36,8 +40,10 @@ class HttpAttempt:
         request: LlmRequest,
         api_key: ApiKeySource,
         on_delta: DeltaSink | None,
+        cancel: CallCancel | None = None,
     ) -> None:
         self._http = http
+        self._cancel = cancel
         self._dialect = dialect
         self._provider = provider
         self._request = request
@@ -54,7 +60,9 @@ class HttpAttempt:
         deadline_s = self._provider.attempt_deadline_s
         try:
             async with asyncio.timeout(deadline_s):
-                return await self._exchange()
+                if self._cancel is None:
+                    return await self._exchange()
+                return await self._exchange_unless_cancelled(self._cancel)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             return self._unreachable(f"cannot connect to {self._provider.name}: {exc}", retryable=True)
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
@@ -70,6 +78,22 @@ class HttpAttempt:
             return self._failed(codes.PROVIDER_STREAM_INTERRUPTED, detail, retryable=True)
         except ProviderFault as fault:
             return self._failed(fault.code, fault.detail, status=fault.status, retryable=fault.retryable)
+
+    async def _exchange_unless_cancelled(self, cancel: CallCancel) -> AttemptOutcome:
+        exchange = asyncio.ensure_future(self._exchange())
+        stop = asyncio.ensure_future(cancel.wait())
+        try:
+            await asyncio.wait({exchange, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            if not exchange.done():
+                # The `finally` of the exchange closes the half-read response, and with it the connection.
+                exchange.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await exchange
+        if not exchange.cancelled():
+            return exchange.result()  # it ended first (or failed: the caller classifies the exception)
+        return self._cancelled()
 
     async def _exchange(self) -> AttemptOutcome:
         http_request = self._http.build_request(
@@ -136,6 +160,19 @@ class HttpAttempt:
             usage=usage,
             usage_estimated=estimated,
             request_id=self._request_id(body_request_id),
+        )
+
+    def _cancelled(self) -> AttemptOutcome:
+        """Cut by a `now` stop: the provider's usage when the stream carried it, estimates filling the gaps."""
+        partial = "".join(self._parts)
+        usage, estimated = settle_usage(self._reader.state.usage, self._request.messages, partial)
+        return AttemptOutcome(
+            status="cancelled",
+            latency_ms=self._latency_ms(),
+            text=partial,
+            usage=usage,
+            usage_estimated=estimated,
+            request_id=self._request_id(),
         )
 
     def _refused(self, response: httpx.Response) -> AttemptOutcome:

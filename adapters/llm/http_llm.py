@@ -12,7 +12,7 @@ from adapters.llm.catalog_types import ProviderConfig
 from adapters.llm.dialect import Dialect
 from adapters.llm.http_attempt import ApiKeySource, HttpAttempt
 from adapters.llm.retry import Rand, RetryPolicy, Sleep, new_call_id, run_with_retries
-from application.ports.llm import AttemptObserver, DeltaSink, LlmRequest, LlmResult
+from application.ports.llm import AttemptObserver, CallCancel, DeltaSink, LlmRequest, LlmResult
 
 
 def no_api_key() -> str | None:
@@ -50,7 +50,11 @@ class HttpLlm:
         return self._provider
 
     async def stream(
-        self, request: LlmRequest, on_delta: DeltaSink | None = None, observer: AttemptObserver | None = None
+        self,
+        request: LlmRequest,
+        on_delta: DeltaSink | None = None,
+        observer: AttemptObserver | None = None,
+        cancel: CallCancel | None = None,
     ) -> LlmResult:
         def attempt() -> HttpAttempt:
             return HttpAttempt(
@@ -60,6 +64,7 @@ class HttpLlm:
                 request=request,
                 api_key=self._api_key,
                 on_delta=on_delta,
+                cancel=cancel,
             )
 
         return await run_with_retries(
@@ -70,6 +75,7 @@ class HttpLlm:
             rand=self._rand,
             make_call_id=self._make_call_id,
             observer=observer,
+            cancel=cancel,
         )
 
     def __repr__(self) -> str:

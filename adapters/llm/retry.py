@@ -16,6 +16,9 @@ Each attempt's call_id is fixed before it is sent: the first attempt that reache
 `request.first_call_id` (recorded by the caller beforehand), later ones a fresh uuid4. An id is only
 consumed by an attempt that reached the provider, so ids stay unique and the first row always
 carries the caller's id.
+
+A `cancel` (a `now` stop) ends the call: before an attempt is sent, nothing is sent; during one, the
+attempt cuts its connection and comes back `cancelled` with what arrived; no retry follows.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from adapters.llm.attempt import AttemptOutcome
-from application.ports.llm import AttemptObserver, LlmResult
+from application.ports.llm import AttemptObserver, CallCancel, LlmResult
 
 Sleep = Callable[[float], Awaitable[None]]
 Rand = Callable[[], float]
@@ -60,10 +63,13 @@ async def run_with_retries(
     rand: Rand,
     make_call_id: Callable[[], str] = new_call_id,
     observer: AttemptObserver | None = None,
+    cancel: CallCancel | None = None,
 ) -> LlmResult:
     attempts = []
     call_id = first_call_id
     for retry_number in range(policy.max_retries + 1):
+        if cancel is not None and cancel.cancelled:
+            return LlmResult(text="", attempts=attempts, stopped=True)
         if observer is not None:
             await observer.attempt_started(call_id)
         outcome = await attempt()
@@ -72,6 +78,8 @@ async def run_with_retries(
             if observer is not None:
                 await observer.attempt_finished(attempts[-1])
             call_id = make_call_id()  # the next attempt's id exists before it is sent
+        if outcome.status == "cancelled":
+            return LlmResult(text=outcome.text, attempts=attempts, stopped=True)
         if outcome.error is None:
             return LlmResult(text=outcome.text, attempts=attempts)
         if not outcome.retryable or retry_number == policy.max_retries:

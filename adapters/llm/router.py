@@ -13,7 +13,7 @@ from adapters.llm.catalog import Catalog
 from adapters.llm.catalog_types import ProviderConfig
 from adapters.llm.openai import OpenAiCompatibleLlm
 from adapters.llm.simulated import SimulatedLlm
-from application.ports.llm import AttemptObserver, DeltaSink, LlmClient, LlmRequest, LlmResult
+from application.ports.llm import AttemptObserver, CallCancel, DeltaSink, LlmClient, LlmRequest, LlmResult
 from domain.turns import StepError
 
 HttpClientFactory = Callable[[ProviderConfig], httpx.AsyncClient]
@@ -25,7 +25,11 @@ class LlmRouter:
         self._clients = dict(clients)
 
     async def stream(
-        self, request: LlmRequest, on_delta: DeltaSink | None = None, observer: AttemptObserver | None = None
+        self,
+        request: LlmRequest,
+        on_delta: DeltaSink | None = None,
+        observer: AttemptObserver | None = None,
+        cancel: CallCancel | None = None,
     ) -> LlmResult:
         model = request.model
         provider = self._catalog.providers.get(model.provider)
@@ -40,7 +44,7 @@ class LlmRouter:
             )
         if client is None:
             return _not_configured(f"no client is wired for provider {provider.name!r}")
-        return await client.stream(request, on_delta, observer)
+        return await client.stream(request, on_delta, observer, cancel)
 
 
 def _not_configured(detail: str) -> LlmResult:

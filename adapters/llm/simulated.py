@@ -52,7 +52,15 @@ from collections.abc import Sequence
 from adapters.llm import codes
 from adapters.llm.estimate import estimate_input_tokens
 from adapters.llm.retry import Sleep
-from application.ports.llm import AttemptObserver, ChatMessage, DeltaSink, LlmAttempt, LlmRequest, LlmResult
+from application.ports.llm import (
+    AttemptObserver,
+    CallCancel,
+    ChatMessage,
+    DeltaSink,
+    LlmAttempt,
+    LlmRequest,
+    LlmResult,
+)
 from domain.budget import estimate_tokens
 from domain.turns import StepError, TokenUsage
 
@@ -105,16 +113,34 @@ class SimulatedLlm:
         self._sleep = sleep
 
     async def stream(
-        self, request: LlmRequest, on_delta: DeltaSink | None = None, observer: AttemptObserver | None = None
+        self,
+        request: LlmRequest,
+        on_delta: DeltaSink | None = None,
+        observer: AttemptObserver | None = None,
+        cancel: CallCancel | None = None,
     ) -> LlmResult:
+        if cancel is not None and cancel.cancelled:
+            return LlmResult(text="", attempts=[], stopped=True)  # nothing was sent
         if observer is not None:
             await observer.attempt_started(request.first_call_id)
-        result = await self._answer(request, on_delta)
+        result = await self._answer(request, on_delta, cancel)
         if observer is not None:
             await observer.attempt_finished(result.attempts[0])
         return result
 
-    async def _answer(self, request: LlmRequest, on_delta: DeltaSink | None) -> LlmResult:
+    async def _pause(self, delay_s: float, cancel: CallCancel | None) -> None:
+        """The pause between chunks of a slow model, cut short by a `now` stop."""
+        if cancel is None:
+            await self._sleep(delay_s)
+            return
+        waiting, sleeping = asyncio.ensure_future(cancel.wait()), asyncio.ensure_future(self._sleep(delay_s))
+        try:
+            await asyncio.wait({waiting, sleeping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiting.cancel()
+            sleeping.cancel()
+
+    async def _answer(self, request: LlmRequest, on_delta: DeltaSink | None, cancel: CallCancel | None) -> LlmResult:
         started = time.monotonic()
         role_prompt = _last(request.messages, "system")
         user_message = _last(request.messages, "user").rpartition("The user's message:\n")[2]
@@ -148,7 +174,9 @@ class SimulatedLlm:
         sent = []
         for chunk in split_chunks(answer):
             if delay_s:
-                await self._sleep(delay_s)
+                await self._pause(delay_s, cancel)
+            if cancel is not None and cancel.cancelled:
+                return _cut(request, "".join(sent), input_tokens, started, digest)
             if clock:
                 chunk = f"[t={time.time_ns()}]{chunk}"
             sent.append(chunk)
@@ -177,6 +205,19 @@ def _failure(request: LlmRequest, detail: str, input_tokens: int, started: float
         error=error,
     )
     return LlmResult(text="", attempts=[attempt], error=error)
+
+
+def _cut(request: LlmRequest, partial: str, input_tokens: int, started: float, digest: str) -> LlmResult:
+    """Cancelled mid-answer: the usage a provider would not have reported yet, estimated."""
+    attempt = LlmAttempt(
+        call_id=request.first_call_id,
+        status="cancelled",
+        usage=TokenUsage(input_tokens=input_tokens, output_tokens=estimate_tokens(partial)),
+        latency_ms=_elapsed_ms(started),
+        request_id=f"sim-{digest[:12]}",
+        usage_estimated=True,
+    )
+    return LlmResult(text=partial, attempts=[attempt], stopped=True)
 
 
 def decide(messages: Sequence[ChatMessage]) -> str:

@@ -24,6 +24,7 @@ from domain.errors import AgentKeyTaken, EmailTaken, too_many_agents
 from domain.memory import Summary
 from domain.model import Agent, Mode, Room, Session, User
 from domain.pricing import PricingVersion
+from domain.stopping import StopMode
 from domain.turns import StepError, StepKind, StepStatus, TurnStatus, TurnStep
 from domain.wallet import ZERO
 
@@ -37,6 +38,9 @@ class TurnRow:
     heartbeat_at: datetime
     completed_at: datetime | None = None
     error: StepError | None = None
+    stop_mode: StopMode | None = None  # a stop requested while it ran
+    stop_requested_at: datetime | None = None
+    stop_reason: str | None = None
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from domain.errors import IdempotencyConflict, TurnInProgress
 from domain.memory import Summary
 from domain.model import Mode
 from domain.orchestration import orchestration_of
+from domain.stopping import caps_of
 from domain.turns import RosterEntry, StepError, StepKind, StepStatus, Turn, TurnStatus, TurnStep, TurnUsage
 
 ZERO_USD = Decimal("0")
@@ -69,6 +70,7 @@ class MemoryTurnStore:
             pending_mode=room.pending_mode,
             room_goal=room.goal,
             manager_model=room.manager_model,
+            caps=caps_of(room),
             roster=[
                 RosterEntry(
                     agent_key=a.agent_key, name=a.name, model=a.model, role_prompt=a.role_prompt, position=a.position
@@ -133,11 +135,13 @@ class MemoryTurnStore:
         at: datetime,
         error: StepError | None,
         events: list[TurnEvent] | None = None,
+        stop_reason: str | None = None,
     ) -> bool:
         row = self._db.turns[turn_id]
         if row.status is not TurnStatus.RUNNING:
             return False
         row.status, row.completed_at, row.error, row.heartbeat_at = status, at, error, at
+        row.stop_reason = stop_reason
         self._db.add_events(turn_id, events or [])
         return True
 
@@ -199,6 +203,7 @@ class MemoryTurnStore:
             usage=usage,
             created_at=c.created_at,
             completed_at=row.completed_at,
+            stop_reason=row.stop_reason,
             orchestration=orchestration_of(c.mode, steps),
         )
 
@@ -385,7 +390,8 @@ class SequentialTurnRunner:
     async def run(self, turn: TurnContext, execute_step: StepExecutor, next_step: NextStep) -> list[TurnStep]:
         steps: list[TurnStep] = []
         while (planned := next_step(turn, steps)) is not None:
-            steps.append(await execute_step(turn, planned, list(steps)))
+            if (step := await execute_step(turn, planned, list(steps))) is not None:
+                steps.append(step)
         return steps
 
     async def resume(self, turn: TurnContext, execute_step: StepExecutor, next_step: NextStep) -> list[TurnStep]:

@@ -9,11 +9,13 @@ from psycopg_pool import AsyncConnectionPool
 
 from domain.model import Mode, Room
 
-ROOM_COLUMNS = "id, owner_id, name, goal, current_mode, pending_mode, manager_model, created_at, updated_at"
-INSERT_ROOM = """
-INSERT INTO rooms (id, owner_id, name, goal, current_mode, pending_mode, manager_model, created_at, updated_at)
+ROOM_COLUMNS = """id, owner_id, name, goal, current_mode, pending_mode, manager_model, created_at, updated_at,
+    max_credits_per_turn, max_agent_calls_per_turn, max_turn_seconds"""
+INSERT_ROOM = f"""
+INSERT INTO rooms ({ROOM_COLUMNS})
 VALUES (%(id)s, %(owner_id)s, %(name)s, %(goal)s, %(current_mode)s, %(pending_mode)s, %(manager_model)s,
-        %(created_at)s, %(updated_at)s)
+        %(created_at)s, %(updated_at)s, %(max_credits_per_turn)s, %(max_agent_calls_per_turn)s,
+        %(max_turn_seconds)s)
 """
 SELECT_ROOMS_OF_OWNER = f"""
 SELECT {ROOM_COLUMNS} FROM rooms
@@ -27,7 +29,9 @@ SELECT {ROOM_COLUMNS} FROM rooms
 WHERE id = %(room_id)s AND owner_id = %(owner_id)s AND deleted_at IS NULL
 """
 UPDATE_ROOM = """
-UPDATE rooms SET name = %(name)s, goal = %(goal)s, manager_model = %(manager_model)s, updated_at = %(updated_at)s
+UPDATE rooms SET name = %(name)s, goal = %(goal)s, manager_model = %(manager_model)s, updated_at = %(updated_at)s,
+                 max_credits_per_turn = %(max_credits_per_turn)s,
+                 max_agent_calls_per_turn = %(max_agent_calls_per_turn)s, max_turn_seconds = %(max_turn_seconds)s
 WHERE id = %(id)s AND owner_id = %(owner_id)s AND deleted_at IS NULL
 """
 LOCK_ROOM = SELECT_ROOM.rstrip() + "\nFOR UPDATE\n"
@@ -58,6 +62,9 @@ def to_room(row: dict[str, Any]) -> Room:
         manager_model=row["manager_model"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        max_credits_per_turn=row["max_credits_per_turn"],
+        max_agent_calls_per_turn=row["max_agent_calls_per_turn"],
+        max_turn_seconds=row["max_turn_seconds"],
     )
 
 
@@ -72,6 +79,9 @@ def room_params(room: Room) -> dict[str, Any]:
         "manager_model": room.manager_model,
         "created_at": room.created_at,
         "updated_at": room.updated_at,
+        "max_credits_per_turn": room.max_credits_per_turn,
+        "max_agent_calls_per_turn": room.max_agent_calls_per_turn,
+        "max_turn_seconds": room.max_turn_seconds,
     }
 
 

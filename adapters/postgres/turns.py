@@ -19,6 +19,7 @@ from domain.decisions import Decision
 from domain.errors import IdempotencyConflict, TurnInProgress, insufficient_credits, too_many_running
 from domain.model import Mode
 from domain.orchestration import orchestration_of
+from domain.stopping import TurnCaps
 from domain.turns import (
     PlannedStep,
     RosterEntry,
@@ -39,6 +40,9 @@ from domain.wallet import month_of
 # "one running turn per session" backs this up in the schema.
 READ_TURN_START = """
 SELECT s.room_id, s.turn_count AS next_index, r.current_mode, r.pending_mode, r.goal AS room_goal, r.manager_model,
+       jsonb_strip_nulls(jsonb_build_object('max_credits', r.max_credits_per_turn::text,
+                                            'max_agent_calls', r.max_agent_calls_per_turn,
+                                            'max_seconds', r.max_turn_seconds)) AS caps,
        EXISTS (SELECT 1 FROM turns t WHERE t.session_id = s.id AND t.status = 'running') AS busy,
        coalesce((SELECT jsonb_agg(jsonb_build_object('agent_key', a.agent_key, 'name', a.name,
                                                      'model', a.model_alias, 'role_prompt', a.role_prompt,
@@ -65,10 +69,10 @@ WITH bump AS (
       AND (current_mode <> %(mode)s OR pending_mode = %(applied_pending)s::text)  -- else nothing changes
 )
 INSERT INTO turns (id, session_id, user_id, room_id, turn_index, mode, status, user_message, roster, plan,
-                   pricing_version, idempotency_key, request_hash, created_at, heartbeat_at, manager_model)
+                   pricing_version, idempotency_key, request_hash, created_at, heartbeat_at, manager_model, caps)
 SELECT %(id)s, %(session_id)s, %(user_id)s, %(room_id)s, %(turn_index)s, %(mode)s, 'running', %(message)s,
        %(roster)s::jsonb, %(plan)s::jsonb, %(pricing_version)s, %(idempotency_key)s, %(request_hash)s, %(now)s,
-       %(now)s, %(manager_model)s
+       %(now)s, %(manager_model)s, %(caps)s::jsonb
 FROM bump
 """
 SELECT_IDEMPOTENT = """
@@ -77,7 +81,7 @@ WHERE user_id = %(user_id)s AND idempotency_key = %(key)s
 """
 SELECT_CONTEXT = """
 SELECT t.id, t.user_id, t.room_id, t.session_id, t.turn_index, t.mode, t.user_message, r.goal, t.roster, t.plan,
-       t.pricing_version, t.created_at, t.manager_model
+       t.pricing_version, t.created_at, t.manager_model, t.caps
 FROM turns t JOIN rooms r ON r.id = t.room_id WHERE t.id = %(turn_id)s
 """
 # A session's earlier turns as later agents see them (completed answers only), newest first.
@@ -96,7 +100,8 @@ ORDER BY t.turn_index DESC LIMIT %(limit)s
 # written when the turn was already finished elsewhere.
 FINISH_TURN = """
 WITH finished AS (
-    UPDATE turns SET status = %(status)s, completed_at = %(at)s, heartbeat_at = %(at)s, error = %(error)s::jsonb
+    UPDATE turns SET status = %(status)s, completed_at = %(at)s, heartbeat_at = %(at)s, error = %(error)s::jsonb,
+                     stop_reason = %(stop_reason)s
     WHERE id = %(turn_id)s AND status = 'running'
     RETURNING id
 ), events AS (
@@ -109,7 +114,7 @@ SELECT count(*) AS finished FROM finished
 """
 TURN_COLUMNS = """
 SELECT t.id, t.session_id, t.turn_index, t.mode, t.status, t.user_message, t.created_at, t.completed_at,
-       u.llm_calls, u.input_tokens, u.output_tokens, u.credits
+       t.stop_reason, u.llm_calls, u.input_tokens, u.output_tokens, u.credits
 FROM turns t
 JOIN rooms r ON r.id = t.room_id AND r.deleted_at IS NULL
 CROSS JOIN LATERAL (
@@ -185,6 +190,7 @@ def to_turn(row: dict[str, Any], steps: list[TurnStep]) -> Turn:
         ),
         created_at=row["created_at"],
         completed_at=row["completed_at"],
+        stop_reason=row["stop_reason"],
         orchestration=orchestration_of(Mode(row["mode"]), steps),
     )
 
@@ -249,6 +255,7 @@ class PostgresTurnStore:
             "request_hash": request_hash,
             "now": turn.created_at,
             "manager_model": turn.manager_model,
+            "caps": _json.encode(turn.caps).decode(),
         }
         try:
             async with self._pool.connection() as conn, conn.transaction():
@@ -281,6 +288,7 @@ class PostgresTurnStore:
             pricing_version=row["pricing_version"],
             created_at=row["created_at"],
             manager_model=row["manager_model"],
+            caps=msgspec.convert(row["caps"], TurnCaps),
         )
 
     async def finish_turn(
@@ -290,11 +298,13 @@ class PostgresTurnStore:
         at: datetime,
         error: StepError | None,
         events: list[TurnEvent] | None = None,
+        stop_reason: str | None = None,
     ) -> bool:
         async with self._pool.connection() as conn:
             cur = await conn.execute(
                 FINISH_TURN,
                 {
+                    "stop_reason": stop_reason,
                     "turn_id": turn_id,
                     "status": status.value,
                     "at": at,

@@ -11,7 +11,7 @@ from domain.model import ModelSpec
 from domain.turns import StepError, TokenUsage
 
 DEFAULT_MAX_OUTPUT_TOKENS = 2048  # the output limit a request sends, and the output part of its worst case
-AttemptStatus = Literal["success", "error", "timeout", "rate_limited"]
+AttemptStatus = Literal["success", "error", "timeout", "rate_limited", "cancelled"]
 
 
 class ChatMessage(msgspec.Struct, frozen=True):
@@ -49,15 +49,17 @@ class LlmAttempt(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class LlmResult(msgspec.Struct, frozen=True, kw_only=True):
-    """The outcome of a call with its retries. `error` is None exactly when `text` is the answer."""
+    """The outcome of a call with its retries. `error` is None exactly when `text` is the answer, or
+    (`stopped`) the part of it that arrived before the call was cancelled."""
 
     text: str
     attempts: list[LlmAttempt]
     error: StepError | None = None
+    stopped: bool = False  # cancelled by a `now` stop: its last attempt, if any, is `cancelled`
 
     @property
     def ok(self) -> bool:
-        return self.error is None
+        return self.error is None and not self.stopped
 
 
 DeltaSink = Callable[[str], Awaitable[None]]
@@ -78,13 +80,32 @@ class AttemptObserver(Protocol):
         ...
 
 
+class CallCancel(Protocol):
+    """Cancels a call in flight (a `now` stop): the provider's connection is closed so that it stops
+    generating, and the call ends with what arrived."""
+
+    @property
+    def cancelled(self) -> bool: ...
+
+    async def wait(self) -> None:
+        """Returns once the call is to be cancelled."""
+        ...
+
+
 class LlmClient(Protocol):
     async def stream(
-        self, request: LlmRequest, on_delta: DeltaSink | None = None, observer: AttemptObserver | None = None
+        self,
+        request: LlmRequest,
+        on_delta: DeltaSink | None = None,
+        observer: AttemptObserver | None = None,
+        cancel: CallCancel | None = None,
     ) -> LlmResult:
         """Run the call (with the provider's retry policy), pushing text deltas as they arrive.
 
         Never raises for provider trouble: every failure is an `LlmResult` with `error` set and
-        one `LlmAttempt` per attempt that reached the provider.
+        one `LlmAttempt` per attempt that reached the provider. When `cancel` fires, the attempt in
+        flight is cut (its connection closed) and recorded as `cancelled` with its partial text and
+        usage (the provider's figures when the stream carried them, else estimated); no retry follows;
+        the result is `stopped`, its text the partial answer.
         """
         ...

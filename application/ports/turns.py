@@ -15,6 +15,7 @@ from application.ports.llm import LlmAttempt
 from application.ports.wallet import TurnGate
 from domain.memory import Summary
 from domain.model import Mode
+from domain.stopping import TurnCaps
 from domain.turns import PlannedStep, RosterEntry, StepError, Turn, TurnStatus, TurnStep
 
 LedgerStatus = Literal["success", "error", "timeout", "rate_limited", "cancelled"]
@@ -41,6 +42,7 @@ class TurnStart(msgspec.Struct, frozen=True, kw_only=True):
     manager_model: str | None  # the room's manager alias (None: the configured default)
     roster: list[RosterEntry]  # ordered by position, then key
     summary: Summary | None = None  # the session's newest summary: pinned in every agent's context
+    caps: TurnCaps = TurnCaps()  # the room's caps per turn
 
 
 class TurnContext(msgspec.Struct, frozen=True, kw_only=True):
@@ -62,6 +64,7 @@ class TurnContext(msgspec.Struct, frozen=True, kw_only=True):
     # The first call's worst case, held in the wallet when the turn was allocated (None: no hold, e.g.
     # wallets off, or a turn read back for resuming). Not stored: a resumed turn reserves afresh.
     opening_hold: Decimal | None = None
+    caps: TurnCaps = TurnCaps()  # the room's caps per turn when the turn started
 
 
 class IdempotentTurn(msgspec.Struct, frozen=True, kw_only=True):
@@ -177,8 +180,10 @@ class TurnStore(Protocol):
         at: datetime,
         error: StepError | None,
         events: list[TurnEvent] | None = None,
+        stop_reason: str | None = None,
     ) -> bool:
-        """Mark the running turn finished and append its last events; False if it was not running."""
+        """Mark the running turn finished (with why it stopped, for a `stopped` one) and append its last
+        events; False if it was not running."""
         ...
 
     async def turn_of(self, user_id: UUID, turn_id: UUID) -> Turn | None: ...
@@ -245,14 +250,17 @@ class StepRecorder(Protocol):
         ...
 
 
-StepExecutor = Callable[[TurnContext, PlannedStep, list[TurnStep]], Awaitable[TurnStep]]
+# A step's executor gives the committed step, or None when the step was not started (the credit cap
+# refused its call): then the program is asked again, and it knows why.
+StepExecutor = Callable[[TurnContext, PlannedStep, list[TurnStep]], Awaitable[TurnStep | None]]
 # The turn's program: given the steps so far, the step that comes next (None: the turn is done).
 NextStep = Callable[[TurnContext, list[TurnStep]], PlannedStep | None]
 
 
 class TurnRunner(Protocol):
     async def run(self, turn: TurnContext, execute_step: StepExecutor, next_step: NextStep) -> list[TurnStep]:
-        """Run the steps `next_step` gives, one after another, each seeing the steps before it."""
+        """Run the steps `next_step` gives, one after another, each seeing the steps before it (a step
+        the executor did not start adds nothing)."""
         ...
 
     async def resume(self, turn: TurnContext, execute_step: StepExecutor, next_step: NextStep) -> list[TurnStep]:

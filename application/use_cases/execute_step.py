@@ -16,6 +16,7 @@ import msgspec
 
 from application.errors import CallRefused
 from application.events import EventLog
+from application.ledger import step_usage
 from application.manager import decision_account
 from application.patience import Patience
 from application.ports.catalog import ModelCatalog
@@ -45,6 +46,7 @@ from domain.decisions import Decision, DecisionError, Finish, decode_decision
 from domain.errors import ContextBudgetExceeded
 from domain.orchestration import refusal
 from domain.pricing import PricingVersion
+from domain.stopping import StopMode, StopReason, fits_credit_cap, output_within_cap, remaining_budget, spent
 from domain.turns import PlannedStep, StepError, StepKind, TurnStep
 
 log = logging.getLogger(__name__)
@@ -108,7 +110,8 @@ class ExecuteStep:
         self._recorder, self._clock, self._ids, self._patience = recorder, clock, ids, patience
         self._wallet = wallet  # None: wallets are off (PANTHEON_WALLETS=false, the bench's comparison)
 
-    async def execute(self, run: TurnRun, planned: PlannedStep, earlier: list[TurnStep]) -> TurnStep:
+    async def execute(self, run: TurnRun, planned: PlannedStep, earlier: list[TurnStep]) -> TurnStep | None:
+        """The step, committed; None when the credit cap did not let its call start (nothing is written)."""
         turn = run.context
 
         async def durable(operation: Callable[[], Awaitable[T]]) -> T:
@@ -119,19 +122,31 @@ class ExecuteStep:
             if done is not None:  # committed before a crash: never call (and bill) it again
                 return done
         speaker = who(turn, planned)
-        run.events.step_started(planned, speaker.agent_key, speaker.agent_name, speaker.model)
+
+        def started() -> None:
+            run.events.step_started(planned, speaker.agent_key, speaker.agent_name, speaker.model)
+
         spec = self._catalog.spec(speaker.model)
         if spec is None:
+            started()
             detail = f"Model alias {speaker.model!r} is not configured."
             return await self._commit(run, failed_step(turn, planned, "unknown_model", detail), [], durable)
+        now = self._clock.now()
+        remaining = remaining_budget(turn.caps, earlier, (now - turn.created_at).total_seconds(), run.outside_steps)
         try:
             prepared = prepare_step(
-                turn, planned, earlier, run.memory, spec, call_id=self._ids.new_id(), now=self._clock.now()
+                turn, planned, earlier, run.memory, spec, call_id=self._ids.new_id(), now=now, remaining=remaining
             )
         except ContextBudgetExceeded as exc:
+            started()
             extra = {"agent_key": speaker.agent_key, **exc.extra} if isinstance(exc.extra, dict) else None
             failed = failed_step(turn, planned, exc.code, exc.detail, extra)
             return await self._commit(run, failed, [], durable)
+        within = await self._within_cap(run, prepared, spent(earlier) + run.outside_steps, durable)
+        if within is None:
+            return None  # not started: the turn stops at the credit cap (the program knows it)
+        prepared = within
+        started()
         if planned.kind is StepKind.MANAGER:
             return await self._decide(run, prepared, earlier, durable)
         result, rows = await self._call(run, prepared, durable, streamed=True)
@@ -156,22 +171,33 @@ class ExecuteStep:
         turn, planned = run.context, prepared.planned
         result, rows = await self._call(run, prepared, durable, streamed=False)
         audits = [prepared.audit]
+        if result.stopped:  # cut by a `now` stop: no decision, and nothing runs after it
+            step = recorded_step(turn, planned, rows, content=result.text, error=None, stopped=True)
+            return await self._commit(run, step, rows, durable, audits)
         decision, why = judge(turn, earlier, result)
         if decision is None and result.ok:
-            repair = prepare_step(
+            now = self._clock.now()
+            repair: PreparedStep | None = prepare_step(
                 turn,
                 planned,
                 earlier,
                 run.memory,
                 prepared.spec,
                 call_id=self._ids.new_id(),
-                now=self._clock.now(),
+                now=now,
                 refused=(result.text, why),
+                remaining=remaining_budget(
+                    turn.caps, earlier, (now - turn.created_at).total_seconds(), run.outside_steps
+                ),
             )
-            result, more = await self._call(run, repair, durable, streamed=False)
-            rows += more
-            audits.append(repair.audit)
-            decision, why = judge(turn, earlier, result)
+            assert repair is not None
+            so_far = spent(earlier) + run.outside_steps + step_usage(rows).credits
+            repair = await self._within_cap(run, repair, so_far, durable, stop=False)
+            if repair is not None:  # else the credit cap leaves no room for it: the fallback finishes
+                result, more = await self._call(run, repair, durable, streamed=False)
+                rows += more
+                audits.append(repair.audit)
+                decision, why = judge(turn, earlier, result)
         if decision is not None:
             step = recorded_step(turn, planned, rows, content=decision_account(decision), error=None, decision=decision)
         else:
@@ -203,7 +229,7 @@ class ExecuteStep:
             await run.events.delta(index, text)
 
         try:
-            result = await self._llm.stream(prepared.request, on_delta if streamed else None, observer)
+            result = await self._llm.stream(prepared.request, on_delta if streamed else None, observer, run.stop)
         except CallRefused as refused:  # not sent; the attempts before it (if any) were paid for
             result = LlmResult(text="", attempts=observer.finished, error=refused.error)
         row_ids = [self._ids.new_id() for _ in result.attempts]
@@ -229,6 +255,43 @@ class ExecuteStep:
             return await reserve(call_id)
 
         return reserve_or_hold
+
+    async def _within_cap(
+        self,
+        run: TurnRun,
+        prepared: PreparedStep,
+        spent_so_far: Decimal,
+        durable: Durable[object],
+        *,
+        stop: bool = True,
+    ) -> PreparedStep | None:
+        """The call as it may be sent under the turn's credit cap: unchanged when its worst case (what
+        the wallet reserves: the estimated prompt plus its output limit, priced by the turn's version)
+        fits what is left; a synthesis with a lower output limit when that makes it fit; else None, and
+        (`stop`) the turn stops at the cap."""
+        caps, turn = run.context.caps, run.context
+        if caps.max_credits is None:
+            return prepared
+        pricing = await durable(lambda: self._pricing.pricing_version(turn.pricing_version))
+        assert pricing is not None, "a turn always names a published pricing version"
+        alias, estimated = prepared.spec.alias, prepared.intent.estimated_input_tokens
+        limit = prepared.request.max_output_tokens
+        kind = prepared.planned.kind
+        if kind is StepKind.SYNTHESIS:
+            fitting = output_within_cap(caps, spent_so_far, pricing, alias, estimated, limit)
+        else:
+            fitting = limit if fits_credit_cap(caps, spent_so_far, pricing, alias, estimated, limit) else None
+        if fitting is None:
+            fields = {"step": prepared.planned.index, "kind": kind.value, "spent": str(spent_so_far)}
+            log.info("call refused by the credit cap", extra={"fields": fields})
+            if stop:
+                run.stop.request(StopMode.AFTER_STEP, StopReason.CREDIT_CAP)
+                run.stop.synthesis_refused = run.stop.synthesis_refused or kind is StepKind.SYNTHESIS
+            return None
+        if fitting == limit:
+            return prepared
+        request = msgspec.structs.replace(prepared.request, max_output_tokens=fitting)
+        return msgspec.structs.replace(prepared, request=request)
 
     async def _commit(
         self,

@@ -14,6 +14,7 @@ from application.ports.rooms import RoomStore
 from domain.errors import NotFound, UnknownModel
 from domain.model import Mode, Room
 from domain.modes import request_mode
+from domain.stopping import room_caps
 
 
 def check_model(catalog: ModelCatalog, alias: str | None) -> None:
@@ -33,9 +34,18 @@ class CreateRoom:
         self._rooms, self._catalog, self._clock, self._ids = rooms, catalog, clock, ids
 
     async def execute(
-        self, owner_id: UUID, *, name: str, goal: str | None, mode: Mode, manager_model: str | None
+        self,
+        owner_id: UUID,
+        *,
+        name: str,
+        goal: str | None,
+        mode: Mode,
+        manager_model: str | None,
+        caps: dict[str, object] | None = None,
     ) -> Room:
+        """`caps`: max_credits_per_turn (a decimal string), max_agent_calls_per_turn, max_turn_seconds."""
         check_model(self._catalog, manager_model)
+        checked = room_caps(caps or {})
         now = self._clock.now()
         room = Room(
             id=self._ids.new_id(),
@@ -47,6 +57,7 @@ class CreateRoom:
             manager_model=manager_model,
             created_at=now,
             updated_at=now,
+            **checked,  # type: ignore[arg-type]
         )
         await self._rooms.create_room(room)
         return room
@@ -71,7 +82,8 @@ class GetRoom:
 
 
 class UpdateRoom:
-    """PATCH semantics: fields left UNSET keep their value; `goal`/`manager_model` may be set to null."""
+    """PATCH semantics: fields left UNSET keep their value; `goal`, `manager_model` and the caps per turn
+    may be set to null."""
 
     def __init__(self, rooms: RoomStore, catalog: ModelCatalog, clock: Clock) -> None:
         self._rooms, self._catalog, self._clock = rooms, catalog, clock
@@ -80,6 +92,7 @@ class UpdateRoom:
         room = await require_room(self._rooms, owner_id, room_id)
         if "manager_model" in changes:
             check_model(self._catalog, changes["manager_model"])  # type: ignore[arg-type]
+        changes = room_caps(changes)
         if not changes:
             return room
         room = msgspec.structs.replace(room, **changes, updated_at=self._clock.now())

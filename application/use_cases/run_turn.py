@@ -16,13 +16,15 @@ from application.patience import Patience
 from application.ports.clock import Clock, IdGenerator
 from application.ports.events import TurnEvent, TurnEventStore
 from application.ports.pricing import PricingStore
-from application.ports.turns import StepExecutor, StepRecorder, TurnContext, TurnRunner, TurnStore
+from application.ports.stops import StopWatch
+from application.ports.turns import NextStep, StepExecutor, StepRecorder, TurnContext, TurnRunner, TurnStore
 from application.steps import TurnRun, who
 from application.use_cases.execute_step import ExecuteStep
 from application.use_cases.remember_session import RememberSession
 from domain.orchestration import orchestration_of
 from domain.outcome import turn_status
 from domain.planning import next_step
+from domain.stopping import StopMode, StopReason, next_step_stopping
 from domain.turns import PlannedStep, StepError, StepUsage, Turn, TurnStatus, TurnStep, TurnUsage
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,7 @@ def finished_turn(
     llm_calls: int,
     completed_at: datetime,
     overhead: list[StepUsage] | None = None,
+    stop_reason: str | None = None,
 ) -> Turn:
     """The turn as its run saw it end. Its usage is that of every ledger row of the turn: its steps'
     and, in `overhead`, the calls that belong to no step (its summary's)."""
@@ -57,6 +60,7 @@ def finished_turn(
         usage=usage,
         created_at=context.created_at,
         completed_at=completed_at,
+        stop_reason=stop_reason,
         orchestration=orchestration_of(context.mode, steps),
     )
 
@@ -64,6 +68,36 @@ def finished_turn(
 def program(turn: TurnContext, steps: list[TurnStep]) -> PlannedStep | None:
     """What the runner runs next: the domain decides (a plan, or the manager's last decision)."""
     return next_step(turn.mode, turn.plan, turn.roster, steps)
+
+
+def stopping_program(run: TurnRun, clock: Clock) -> NextStep:
+    """The program of a run that may be stopped: by the user (`run.stop`, set by the stop watch), or by
+    a cap per turn reached at a step boundary (recorded on `run.stop` here)."""
+
+    def next_of(turn: TurnContext, steps: list[TurnStep]) -> PlannedStep | None:
+        elapsed_s = (clock.now() - turn.created_at).total_seconds()
+        upcoming = next_step_stopping(
+            turn.mode,
+            turn.plan,
+            turn.roster,
+            steps,
+            run.stop.stop,
+            caps=turn.caps,
+            elapsed_s=elapsed_s,
+            synthesis_refused=run.stop.synthesis_refused,
+        )
+        run.stop.impose(upcoming.stop)
+        return upcoming.step
+
+    return next_of
+
+
+def outcome(run: TurnRun, steps: list[TurnStep]) -> tuple[TurnStatus, str | None]:
+    """The turn's status and stop reason: `stopped` once a stop was asked for or a cap reached, else
+    the partial-failure rule."""
+    if run.stop.stop is not None:
+        return TurnStatus.STOPPED, run.stop.stop.reason.value
+    return turn_status(step.status for step in steps), None
 
 
 class RunTurn:
@@ -79,11 +113,12 @@ class RunTurn:
         patience: Patience,
         clock: Clock,
         ids: IdGenerator,
+        stops: StopWatch,
     ) -> None:
         self._turns, self._runner, self._step, self._events = turns, runner, execute_step, events
         self._memory = memory
         self._recorder, self._pricing, self._patience = recorder, pricing, patience
-        self._clock, self._ids = clock, ids
+        self._clock, self._ids, self._stops = clock, ids, stops
         self._running: set[UUID] = set()  # turns this process is running (paused ones included)
 
     def running_here(self) -> list[UUID]:
@@ -127,10 +162,17 @@ class RunTurn:
         events = EventLog(context, self._events, self._clock, next_seq, listener, on_pause)
         events.started()
         run = TurnRun(context=context, events=events, resuming=resume, on_pause=on_pause)
+
+        def on_stop(mode: StopMode) -> None:
+            run.stop.request(mode, StopReason.USER)
+
         try:
             run.memory = await self._memory.prepare(run)
+            # A resumed turn applies a stop stored already before its first step; a new one hears of a
+            # stop at the watch's next round at worst.
+            await durable(lambda: self._stops.watch(context.turn_id, on_stop, read_now=resume))
             runner = self._runner.resume if resume else self._runner.run
-            steps = await runner(context, self._steps_of(run), program)
+            steps = await runner(context, self._steps_of(run), stopping_program(run, self._clock))
         except StoreUnavailable:
             log.error("the database stayed unavailable: the turn is left running, for recovery")
             raise
@@ -138,20 +180,22 @@ class RunTurn:
             log.exception("turn crashed")
             error = StepError(code="internal_error", detail=f"The turn could not run: {type(exc).__name__}.")
             return await self._close_out(run, error, durable)
-        status = turn_status(step.status for step in steps)
+        finally:
+            self._stops.unwatch(context.turn_id)
+        status, stop_reason = outcome(run, steps)
         completed_at = self._clock.now()
         if not resume:
             # Every row of this turn was written by this run: no need to read them back.
-            turn = finished_turn(context, status, steps, run.attempts, completed_at, run.overhead)
+            turn = finished_turn(context, status, steps, run.attempts, completed_at, run.overhead, stop_reason)
             events.turn_completed(turn)
-            await durable(lambda: self._finish(context, status, None, events, completed_at))
+            await durable(lambda: self._finish(context, status, None, events, completed_at, stop_reason))
             return turn
-        return await self._finish_resumed(run, status, steps, durable)
+        return await self._finish_resumed(run, status, steps, durable, stop_reason)
 
     def _steps_of(self, run: TurnRun) -> StepExecutor:
         """The runner's step executor, bound to this run's state."""
 
-        async def execute_step(turn: TurnContext, planned: PlannedStep, earlier: list[TurnStep]) -> TurnStep:
+        async def execute_step(turn: TurnContext, planned: PlannedStep, earlier: list[TurnStep]) -> TurnStep | None:
             return await self._step.execute(run, planned, earlier)
 
         return execute_step
@@ -209,11 +253,14 @@ class RunTurn:
         status: TurnStatus,
         steps: list[TurnStep],
         durable: Callable[[Callable[[], Awaitable[object]]], Awaitable[object]],
+        stop_reason: str | None = None,
     ) -> Turn:
         # A resumed turn's totals include what the process before this one paid: read them back.
         context, events, completed_at = run.context, run.events, self._clock.now()
-        finished_here = await durable(lambda: self._finish(context, status, None, events, completed_at))
-        turn = await self._read(context) or finished_turn(context, status, steps, run.attempts, completed_at)
+        finished_here = await durable(lambda: self._finish(context, status, None, events, completed_at, stop_reason))
+        turn = await self._read(context) or finished_turn(
+            context, status, steps, run.attempts, completed_at, run.overhead, stop_reason
+        )
         if finished_here:
             events.turn_completed(turn)
             await durable(events.flush)
@@ -226,9 +273,10 @@ class RunTurn:
         error: StepError | None,
         events: EventLog,
         at: datetime,
+        stop_reason: str | None = None,
     ) -> bool:
         pending = events.take()
-        if await self._turns.finish_turn(context.turn_id, status, at, error, pending):
+        if await self._turns.finish_turn(context.turn_id, status, at, error, pending, stop_reason):
             events.settle(pending)
             return True
         # Finished already: by an attempt of ours that landed although its answer was lost, or elsewhere.

@@ -139,6 +139,7 @@ class SendMessage:
             pricing_version=pricing.version,
             created_at=self._clock.now(),
             manager_model=manager,
+            caps=start.caps,  # snapshotted with the roster (invariant 7)
         )
         try:
             # The running-turn limit and the first call's worst case (402), checked with the allocation.

@@ -64,6 +64,7 @@ API_HANDLERS = [
     turns.turn_events,
     memory.get_summary,
     memory.get_turn_context,
+    turns.stop_turn,
     usage.usage_events,
     usage.usage_summary,
     wallet.credit_transactions,

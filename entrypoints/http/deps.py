@@ -42,6 +42,7 @@ USE_CASES = (
     "get_turn",
     "get_summary",
     "get_turn_context",
+    "stop_turn",
     "list_usage_events",
     "usage_summary",
     "start_conversation_turn",

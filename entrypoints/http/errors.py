@@ -27,6 +27,7 @@ STATUS_OF_ERROR: dict[type[domain.DomainError], int] = {
     domain.EmailTaken: 409,
     domain.AgentKeyTaken: 409,
     domain.TurnInProgress: 409,
+    domain.TurnNotRunning: 409,
     domain.IdempotencyConflict: 409,
     domain.NoValidTag: 422,
     domain.NoAgents: 422,

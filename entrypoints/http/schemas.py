@@ -17,6 +17,7 @@ from application.use_cases.catalog import ModelListing
 from domain.memory import Summary
 from domain.model import Agent, Mode, Room, Session, User
 from domain.pricing import PricingVersion
+from domain.stopping import StopMode
 from domain.turns import Turn
 from domain.wallet import Credits
 
@@ -29,6 +30,10 @@ Email = Annotated[str, Meta(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@
 Alias = Annotated[str, Meta(min_length=1, max_length=200)]
 AgentKey = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,31}(?!\n)$")]
 Position = Annotated[int, Meta(ge=0, le=10_000)]
+# Caps per turn (domain/stopping.py checks the credit cap's value: above 0, at most 4 places).
+CreditCap = Annotated[str, Meta(max_length=40, pattern=r"^[0-9]+(\.[0-9]+)?(?!\n)$", examples=["0.5000"])]
+CallCap = Annotated[int, Meta(ge=1, le=1000)]
+SecondsCap = Annotated[int, Meta(ge=1, le=86_400)]
 
 
 class Body(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
@@ -45,12 +50,25 @@ class CreateRoomBody(Body):
     goal: Goal | None = None
     mode: Mode = Mode.MANUAL
     manager_model: Alias | None = None
+    max_credits_per_turn: CreditCap | None = None
+    max_agent_calls_per_turn: CallCap | None = None
+    max_turn_seconds: SecondsCap | None = None
+
+    def caps(self) -> dict[str, object]:
+        return {
+            "max_credits_per_turn": self.max_credits_per_turn,
+            "max_agent_calls_per_turn": self.max_agent_calls_per_turn,
+            "max_turn_seconds": self.max_turn_seconds,
+        }
 
 
 class PatchRoomBody(Body):
     name: Name | UnsetType = UNSET
     goal: Goal | UnsetType | None = UNSET
     manager_model: Alias | UnsetType | None = UNSET
+    max_credits_per_turn: CreditCap | UnsetType | None = UNSET
+    max_agent_calls_per_turn: CallCap | UnsetType | None = UNSET
+    max_turn_seconds: SecondsCap | UnsetType | None = UNSET
 
 
 class ModeBody(Body):
@@ -131,6 +149,9 @@ class RoomOut(msgspec.Struct, kw_only=True):
     manager_model: str | None
     created_at: datetime
     updated_at: datetime
+    max_credits_per_turn: Decimal | None
+    max_agent_calls_per_turn: int | None
+    max_turn_seconds: int | None
 
     @classmethod
     def of(cls, room: Room) -> RoomOut:
@@ -143,6 +164,9 @@ class RoomOut(msgspec.Struct, kw_only=True):
             manager_model=room.manager_model,
             created_at=room.created_at,
             updated_at=room.updated_at,
+            max_credits_per_turn=room.max_credits_per_turn,
+            max_agent_calls_per_turn=room.max_agent_calls_per_turn,
+            max_turn_seconds=room.max_turn_seconds,
         )
 
 
@@ -262,6 +286,10 @@ class PoolFigures(msgspec.Struct, kw_only=True):
 class Health(msgspec.Struct, kw_only=True):
     status: str
     pool: PoolFigures
+
+
+class StopBody(Body):
+    mode: StopMode
 
 
 class SendMessageBody(Body):

@@ -10,6 +10,7 @@ from psycopg_pool import PoolTimeout
 
 from adapters.llm.catalog import CatalogError
 from adapters.llm.simulated import SimulatedLlm
+from adapters.memory.stops import MemoryStopStore
 from adapters.memory.stores import (
     MemoryAgentStore,
     MemoryDatabase,
@@ -53,6 +54,7 @@ def fake_container() -> tuple[Container, MemoryDatabase]:
     container.usage_ledger.override(providers.Object(MemoryUsageLedger(db)))
     container.wallet_store.override(providers.Object(MemoryWalletStore(db)))
     container.admin_store.override(providers.Object(MemoryAdminStore(db)))
+    container.stop_store.override(providers.Object(MemoryStopStore(db)))
     container.llm.override(providers.Object(SimulatedLlm()))
     container.runner.override(providers.Object(SequentialTurnRunner()))
     container.db_health.override(providers.Object(DatabaseHealth(DownPool())))  # never probed in these tests

@@ -20,7 +20,7 @@ async def create_room(
     user: Caller, data: CreateRoomBody, create_room: NamedDependency[SkipValidation[uc.CreateRoom]]
 ) -> RoomOut:
     room = await create_room.execute(
-        user.id, name=data.name, goal=data.goal, mode=data.mode, manager_model=data.manager_model
+        user.id, name=data.name, goal=data.goal, mode=data.mode, manager_model=data.manager_model, caps=data.caps()
     )
     return RoomOut.of(room)
 

@@ -11,6 +11,7 @@ from application.feeds import TurnFeeds
 from application.paging import DEFAULT_LIMIT
 from application.use_cases import turns as uc
 from application.use_cases.send_message import SendMessage
+from application.use_cases.stop_turn import StopTurn
 from application.use_cases.turn_events import ReadTurnEvents
 from domain.errors import ValidationFailed
 from domain.model import User
@@ -18,7 +19,7 @@ from domain.turns import Turn
 from entrypoints.http.deps import parse_id
 from entrypoints.http.errors import error_specs
 from entrypoints.http.responses import JsonResponse
-from entrypoints.http.schemas import SendMessageBody, TurnList
+from entrypoints.http.schemas import SendMessageBody, StopBody, TurnList
 from entrypoints.http.streaming import answer_turn, replay, stream_turn, wants_stream
 from entrypoints.settings import Settings
 
@@ -80,6 +81,20 @@ async def get_turn(
     user: Caller, session_id: str, turn_id: str, get_turn: NamedDependency[SkipValidation[uc.GetTurn]]
 ) -> Turn:
     return await get_turn.execute(user.id, parse_id(session_id), parse_id(turn_id))
+
+
+@post(
+    "/sessions/{session_id:str}/turns/{turn_id:str}/stop",
+    tags=["turns"],
+    status_code=202,
+    responses=error_specs(400, 401, 404, 409, 413, 415, 422),
+)
+async def stop_turn(
+    user: Caller, session_id: str, turn_id: str, data: StopBody, stop_turn: NamedDependency[SkipValidation[StopTurn]]
+) -> Turn:
+    """Stop a running turn (`after_step` or `now`); the turn as it stands. The turn's own request and
+    stream carry on to its end, which comes within a second."""
+    return await stop_turn.execute(user.id, parse_id(session_id), parse_id(turn_id), data.mode)
 
 
 @get(

@@ -174,7 +174,7 @@ class ProcessDied(BaseException):
 class DiesDuringRetryLlm:
     """First attempt: 429 (it reached the provider), then the process dies while the retry is in flight."""
 
-    async def stream(self, request: LlmRequest, on_delta=None, observer=None) -> LlmResult:
+    async def stream(self, request: LlmRequest, on_delta=None, observer=None, cancel=None) -> LlmResult:
         await observer.attempt_started(request.first_call_id)
         await observer.attempt_finished(
             LlmAttempt(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from adapters.memory.stops import MemoryStopStore
 from adapters.memory.turns import (
     MemoryHistoryStore,
     MemoryStepRecorder,
@@ -12,6 +13,7 @@ from adapters.memory.turns import (
     MemoryTurnStore,
     SequentialTurnRunner,
 )
+from adapters.polling_stops import PollingStopWatch
 from application.events import EventLog
 from application.patience import Patience
 from application.ports.llm import LlmAttempt, LlmRequest, LlmResult
@@ -34,7 +36,7 @@ class ScriptedLlm:
         self.failing = failing or set()
         self.calls: list[LlmRequest] = []
 
-    async def stream(self, request: LlmRequest, on_delta=None, observer=None) -> LlmResult:
+    async def stream(self, request: LlmRequest, on_delta=None, observer=None, cancel=None) -> LlmResult:
         result = await self._answer(request)
         if observer is not None:
             await observer.attempt_started(request.first_call_id)
@@ -72,6 +74,7 @@ class TurnWorld(World):
         self.summary_model = "sim"
         self.llm = ScriptedLlm()
         self.patience = Patience(0)
+        self.stop_store = MemoryStopStore(self.db)
 
     def executor(self) -> ExecuteStep:
         return ExecuteStep(self.llm, self.catalog, self.pricing, self.recorder, self.clock, self.ids, self.patience)
@@ -107,6 +110,7 @@ class TurnWorld(World):
             self.patience,
             self.clock,
             self.ids,
+            PollingStopWatch(self.stop_store, interval_s=0.01),
         )
 
     async def resume(self, context: TurnContext) -> None:
