@@ -11,6 +11,7 @@ from litestar.testing import AsyncTestClient
 from tests.e2e.conftest import API, add_agent, assert_error, auth_headers, create_room, open_session
 
 ROOM_FIELDS = {"id", "name", "goal", "current_mode", "pending_mode", "manager_model", "created_at", "updated_at"}
+ROOM_FIELDS |= {"max_credits_per_turn", "max_agent_calls_per_turn", "max_turn_seconds"}  # caps per turn
 AGENT_FIELDS = {"id", "agent_key", "name", "model", "role_prompt", "position", "created_at"}
 SESSION_FIELDS = {"id", "room_id", "created_at", "turn_count"}
 

@@ -298,6 +298,8 @@ class ScriptedLlmServer:
 
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
+        # time.monotonic() when a client closed its connection before the reply ended (a cancelled call)
+        self.disconnects: list[float] = []
         self._replies: deque[Reply] = deque()
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
@@ -319,6 +321,7 @@ class ScriptedLlmServer:
         """Forget the script and the recorded requests (between tests sharing one server)."""
         self._replies.clear()
         self.requests.clear()
+        self.disconnects.clear()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
@@ -356,12 +359,34 @@ class ScriptedLlmServer:
                 reply = status_reply(404, f"no route {request.path}")
             else:
                 reply = self._replies.popleft() if self._replies else self.default_reply()
-            await _write_reply(writer, reply)
+            await self._reply_unless_closed(reader, writer, reply)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass  # the client gave up (e.g. its read timeout fired): nothing left to do
         finally:
             self._handlers.discard(task)
             writer.close()
+
+    async def _reply_unless_closed(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, reply: Reply
+    ) -> None:
+        """Write the reply while watching the connection: a client sends nothing after its request, so
+        end-of-file on the reader means it hung up; that moment is recorded in `disconnects`."""
+        hangup = asyncio.ensure_future(reader.read(1))
+        writing = asyncio.ensure_future(_write_reply(writer, reply))
+        try:
+            await asyncio.wait({hangup, writing}, return_when=asyncio.FIRST_COMPLETED)
+            if hangup.done() and not writing.done():
+                self.disconnects.append(time.monotonic())
+                return
+            try:
+                await writing
+            except ConnectionError:
+                self.disconnects.append(time.monotonic())
+        finally:
+            for task in (hangup, writing):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ConnectionError, asyncio.IncompleteReadError):
+                    await task
 
 
 class OpenAiServer(ScriptedLlmServer):
