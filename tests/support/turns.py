@@ -35,6 +35,7 @@ async def start_turn(
         plan=plan_turn(mode, start.roster, message),
         pricing_version="2026-02-20",
         created_at=now or datetime.now(UTC),
+        caps=start.caps,
     )
     await store.allocate(
         context, applied_pending=start.pending_mode, idempotency_key=idempotency_key, request_hash=f"hash:{message}"

@@ -75,6 +75,7 @@ class TurnWorld(World):
         self.llm = ScriptedLlm()
         self.patience = Patience(0)
         self.stop_store = MemoryStopStore(self.db)
+        self.watch = PollingStopWatch(self.stop_store, interval_s=0.01)
 
     def executor(self) -> ExecuteStep:
         return ExecuteStep(self.llm, self.catalog, self.pricing, self.recorder, self.clock, self.ids, self.patience)
@@ -110,7 +111,7 @@ class TurnWorld(World):
             self.patience,
             self.clock,
             self.ids,
-            PollingStopWatch(self.stop_store, interval_s=0.01),
+            self.watch,
         )
 
     async def resume(self, context: TurnContext) -> None:
