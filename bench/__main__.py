@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from bench import floors, http_turns, memory, openai_facade, resilience, streams, wallet
+from bench import floors, http_turns, memory, openai_facade, resilience, stop_latency, streams, wallet
 from bench.cases import run_interleaved
 from bench.infra import DATA_DIR, fresh_database, log, postgres, server, source_tree, wait_healthy
 from bench.plan import Plan, Results
@@ -127,6 +127,8 @@ async def run_all(
                 api, base, server_pid, plan.followers, plan.followers_window_s
             )
             await _streams(api, base, pool, server_pid, database_url, plan, results, before)
+            log(f"section 13: {plan.stops} stops of each kind, to the provider's connection closing")
+            results.stop = await stop_latency.stop_latency(database_url, base, plan.stops)
             if postgres is not None:
                 for outage_s in plan.outages_s:
                     log(f"section 9: the database stopped for {outage_s:.0f} s")

@@ -9,6 +9,7 @@ from bench.openai_facade import FacadeComparison
 from bench.resilience import Followers, Recovery
 from bench.stats import Sample
 from bench.streams import Streams
+from bench.stop_latency import StopLatency
 
 
 @dataclass
@@ -38,6 +39,7 @@ class Plan:
     stream_agents: int = 3
     idle_counts: tuple[int, ...] = (200, 1000)  # idle followers: RSS at the first count, CPU and queries at each
     idle_window_s: float = 5.0
+    stops: int = 40  # section 13: stops of each kind (same process, other process)
 
     @classmethod
     def quick(cls) -> Plan:
@@ -64,6 +66,7 @@ class Plan:
             stream_agents=2,
             idle_counts=(50, 100),
             idle_window_s=1.0,
+            stops=5,
         )
 
 
@@ -83,4 +86,5 @@ class Results:
     facade: FacadeComparison | None = None  # section 11: the OpenAI-compatible entrypoint vs the native route
     streams: Streams | None = None
     wallet: tuple[Sample, Sample] | None = None  # the manual turn with wallets, and on a PANTHEON_WALLETS=false server
+    stop: StopLatency | None = None  # section 13
     env: dict[str, str] = field(default_factory=dict)

@@ -135,6 +135,17 @@ def render(results: Results, plan: Plan) -> str:
     out += resilience_tables(results)
     out += openai_facade.report_lines(results.facade)
     out += streams.report_lines(results.streams, table)
+    if results.stop is not None:  # section 13 (bench/stop_latency.py)
+        out += [
+            "",
+            "Section 13, a `now` stop to the provider's connection closing (loopback model, a word every 50 ms):",
+            "",
+        ]
+        out += table(
+            ["#", "measurement", "n", "p50 ms", "p95 ms", "note"],
+            [sample_row("13a", results.stop.here), sample_row("13b", results.stop.elsewhere)],
+            right={2, 3, 4},
+        )
     rate = results.throughput[1] if results.throughput else math.nan
 
     def verdict(ok: bool | None) -> str:
