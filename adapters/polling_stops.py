@@ -22,8 +22,9 @@ class PollingStopWatch:
         self._watched: dict[UUID, OnStop] = {}
         self._loop: asyncio.Task[None] | None = None
 
-    async def watch(self, turn_id: UUID, on_stop: OnStop) -> None:
-        found = await self._store.stop_requests([turn_id])
+    async def watch(self, turn_id: UUID, on_stop: OnStop, *, read_now: bool = False) -> None:
+        # Without `read_now` a stop stored before this call is heard at the next round, like any other.
+        found = await self._store.stop_requests([turn_id]) if read_now else {}
         self._watched[turn_id] = on_stop
         if turn_id in found:
             on_stop(found[turn_id])

@@ -34,9 +34,10 @@ class StopWatch(Protocol):
     """Tells the process running a turn that a stop was requested, within a second of the request, from
     whichever process stored it. (Polling today; a LISTEN/NOTIFY wake-up can stand in for it.)"""
 
-    async def watch(self, turn_id: UUID, on_stop: OnStop) -> None:
-        """Call `on_stop` for the turn's stop request: at once for one already stored, else when one
-        comes, until `unwatch`. `on_stop` may be called more than once (it must be idempotent)."""
+    async def watch(self, turn_id: UUID, on_stop: OnStop, *, read_now: bool = False) -> None:
+        """Call `on_stop` for the turn's stop request when one is stored, until `unwatch`; with
+        `read_now` (a resumed turn), one stored already is applied before this returns. `on_stop` may
+        be called more than once (it must be idempotent)."""
         ...
 
     def unwatch(self, turn_id: UUID) -> None: ...

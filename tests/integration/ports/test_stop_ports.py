@@ -95,6 +95,6 @@ async def test_the_polling_watch_hears_a_stop_stored_anywhere(ports: TurnPorts, 
     assert len(heard) == count  # nobody listens any more
 
     already: list[StopMode] = []
-    await watch.watch(turn.turn_id, already.append)  # a stop stored before the watch (a resumed turn)
+    await watch.watch(turn.turn_id, already.append, read_now=True)  # a stop stored before (a resumed turn)
     assert already == [StopMode.AFTER_STEP]
     watch.unwatch(turn.turn_id)
