@@ -115,10 +115,13 @@ def agent_calls(steps: Sequence[TurnStep]) -> int:
     return sum(1 for s in steps if s.kind is StepKind.AGENT)
 
 
-def cap_reached(caps: TurnCaps, steps: Sequence[TurnStep], elapsed_s: float) -> StopReason | None:
-    """The cap that forbids starting another agent or manager step, if any. (The credit cap is also
-    checked before every call, against that call's worst case: see `fits_credit_cap`.)"""
-    if caps.max_credits is not None and spent(steps) >= caps.max_credits:
+def cap_reached(
+    caps: TurnCaps, steps: Sequence[TurnStep], elapsed_s: float, outside: Decimal = Decimal(0)
+) -> StopReason | None:
+    """The cap that forbids starting another agent or manager step, if any (`outside`: credits the
+    turn burned in calls of no step, its summary's). The credit cap is also checked before every call,
+    against that call's worst case: see `fits_credit_cap`."""
+    if caps.max_credits is not None and spent(steps) + outside >= caps.max_credits:
         return StopReason.CREDIT_CAP
     if caps.max_agent_calls is not None and agent_calls(steps) >= caps.max_agent_calls:
         return StopReason.CALL_CAP
@@ -141,6 +144,7 @@ def next_step_stopping(
     *,
     caps: TurnCaps = TurnCaps(),
     elapsed_s: float = 0.0,
+    outside: Decimal = Decimal(0),
     synthesis_refused: bool = False,
 ) -> Upcoming:
     """The next step of a turn that may be stopping, and the stop in force after it is decided.
@@ -154,7 +158,7 @@ def next_step_stopping(
         planned = next_step(mode, plan, roster, steps)
         if planned is None or planned.kind is StepKind.SYNTHESIS:
             return Upcoming(step=planned, stop=None)
-        reason = cap_reached(caps, steps, elapsed_s)
+        reason = cap_reached(caps, steps, elapsed_s, outside)
         if reason is None:
             return Upcoming(step=planned, stop=None)
         stop = Stop(mode=StopMode.AFTER_STEP, reason=reason)
@@ -198,11 +202,13 @@ def output_within_cap(
     return low
 
 
-def remaining_budget(caps: TurnCaps, steps: Sequence[TurnStep], elapsed_s: float) -> str | None:
+def remaining_budget(
+    caps: TurnCaps, steps: Sequence[TurnStep], elapsed_s: float, outside: Decimal = Decimal(0)
+) -> str | None:
     """What is left of the turn's caps, in words, for the manager's prompt; None without caps."""
     parts = []
     if caps.max_credits is not None:
-        parts.append(f"{max(Decimal(0), caps.max_credits - spent(steps))} credits")
+        parts.append(f"{max(Decimal(0), caps.max_credits - spent(steps) - outside)} credits")
     if caps.max_agent_calls is not None:
         parts.append(f"{max(0, caps.max_agent_calls - agent_calls(steps))} agent calls")
     if caps.max_seconds is not None:

@@ -84,6 +84,7 @@ def stopping_program(run: TurnRun, clock: Clock) -> NextStep:
             run.stop.stop,
             caps=turn.caps,
             elapsed_s=elapsed_s,
+            outside=run.outside_steps,
             synthesis_refused=run.stop.synthesis_refused,
         )
         run.stop.impose(upcoming.stop)

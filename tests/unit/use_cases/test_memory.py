@@ -34,9 +34,9 @@ class RecordingSim(SimulatedLlm):
         super().__init__(slow_chunk_delay_s=0)
         self.requests: list[LlmRequest] = []
 
-    async def stream(self, request, on_delta=None, observer=None):
+    async def stream(self, request, on_delta=None, observer=None, cancel=None):
         self.requests.append(request)
-        return await super().stream(request, on_delta, observer)
+        return await super().stream(request, on_delta, observer, cancel)
 
 
 @pytest.fixture
