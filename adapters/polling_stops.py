@@ -32,6 +32,9 @@ class PollingStopWatch:
             # Runs while some turn is watched, ends with the last one: nothing to open or close elsewhere.
             self._loop = asyncio.create_task(self._poll(), name="stop-watch")
 
+    async def current(self, turn_id: UUID) -> StopMode | None:
+        return (await self._store.stop_requests([turn_id])).get(turn_id)
+
     def unwatch(self, turn_id: UUID) -> None:
         self._watched.pop(turn_id, None)
 

@@ -140,6 +140,8 @@ class MemoryTurnStore:
         row = self._db.turns[turn_id]
         if row.status is not TurnStatus.RUNNING:
             return False
+        if row.stop_mode is not None and stop_reason is None and status is not TurnStatus.FAILED:
+            return False  # a stop the caller did not know of: the turn ends stopped after all
         row.status, row.completed_at, row.error, row.heartbeat_at = status, at, error, at
         row.stop_reason = stop_reason
         self._db.add_events(turn_id, events or [])

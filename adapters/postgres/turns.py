@@ -97,12 +97,14 @@ ORDER BY t.turn_index DESC LIMIT %(limit)s
 
 
 # The final mark and the turn's last events (its terminal one among them) in one statement; nothing is
-# written when the turn was already finished elsewhere.
+# written when the turn was already finished elsewhere, nor when a stop was stored that the caller did not
+# know of (it marks no stop reason) on a turn that ran: then the turn ends `stopped` after all.
 FINISH_TURN = """
 WITH finished AS (
     UPDATE turns SET status = %(status)s, completed_at = %(at)s, heartbeat_at = %(at)s, error = %(error)s::jsonb,
                      stop_reason = %(stop_reason)s
     WHERE id = %(turn_id)s AND status = 'running'
+      AND (stop_mode IS NULL OR %(stop_reason)s::text IS NOT NULL OR %(status)s = 'failed')
     RETURNING id
 ), events AS (
     INSERT INTO turn_events (turn_id, seq, type, payload, created_at)

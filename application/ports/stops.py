@@ -42,6 +42,10 @@ class StopWatch(Protocol):
 
     def unwatch(self, turn_id: UUID) -> None: ...
 
+    async def current(self, turn_id: UUID) -> StopMode | None:
+        """The stop stored for the running turn right now (one read), None when there is none."""
+        ...
+
     def stored(self, turn_id: UUID, mode: StopMode) -> None:
         """A stop request for the turn was just stored by this process: no need to wait for the next check."""
         ...

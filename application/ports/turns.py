@@ -183,7 +183,8 @@ class TurnStore(Protocol):
         stop_reason: str | None = None,
     ) -> bool:
         """Mark the running turn finished (with why it stopped, for a `stopped` one) and append its last
-        events; False if it was not running."""
+        events; False (nothing written) if it was not running, or if a stop was stored on it that this
+        call does not account for (`stop_reason` None, and the status is not `failed`)."""
         ...
 
     async def turn_of(self, user_id: UUID, turn_id: UUID) -> Turn | None: ...

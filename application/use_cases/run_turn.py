@@ -189,6 +189,13 @@ class RunTurn:
             # Every row of this turn was written by this run: no need to read them back.
             turn = finished_turn(context, status, steps, run.attempts, completed_at, run.overhead, stop_reason)
             events.turn_completed(turn)
+            if await durable(lambda: self._finish(context, status, None, events, completed_at, stop_reason)):
+                return turn
+            if not await self._stopped_meanwhile(run, durable):
+                return turn  # finished elsewhere
+            status, stop_reason = outcome(run, steps)
+            turn = finished_turn(context, status, steps, run.attempts, completed_at, run.overhead, stop_reason)
+            events.turn_completed(turn)
             await durable(lambda: self._finish(context, status, None, events, completed_at, stop_reason))
             return turn
         return await self._finish_resumed(run, status, steps, durable, stop_reason)
@@ -259,6 +266,11 @@ class RunTurn:
         # A resumed turn's totals include what the process before this one paid: read them back.
         context, events, completed_at = run.context, run.events, self._clock.now()
         finished_here = await durable(lambda: self._finish(context, status, None, events, completed_at, stop_reason))
+        if not finished_here and await self._stopped_meanwhile(run, durable):
+            status, stop_reason = outcome(run, steps)
+            finished_here = await durable(
+                lambda: self._finish(context, status, None, events, completed_at, stop_reason)
+            )
         turn = await self._read(context) or finished_turn(
             context, status, steps, run.attempts, completed_at, run.overhead, stop_reason
         )
@@ -266,6 +278,19 @@ class RunTurn:
             events.turn_completed(turn)
             await durable(events.flush)
         return turn
+
+    async def _stopped_meanwhile(
+        self, run: TurnRun, durable: Callable[[Callable[[], Awaitable[object]]], Awaitable[object]]
+    ) -> bool:
+        """The final mark was refused: a stop was stored after the watch last looked (the turn ends
+        `stopped` after all, True), or the turn was finished elsewhere (False)."""
+        if run.stop.stop is not None:
+            return False
+        mode = await durable(lambda: self._stops.current(run.context.turn_id))
+        if mode is None:
+            return False
+        run.stop.request(mode, StopReason.USER)  # type: ignore[arg-type]
+        return True
 
     async def _finish(
         self,

@@ -98,3 +98,19 @@ async def test_the_polling_watch_hears_a_stop_stored_anywhere(ports: TurnPorts, 
     await watch.watch(turn.turn_id, already.append, read_now=True)  # a stop stored before (a resumed turn)
     assert already == [StopMode.AFTER_STEP]
     watch.unwatch(turn.turn_id)
+
+
+async def test_the_final_mark_refuses_a_turn_whose_stop_it_does_not_account_for(
+    ports: TurnPorts, stops: StopStore
+) -> None:
+    owner, _, session = await a_session(ports, "ada")
+    turn = await start_turn(ports.turns, owner.id, session, now=tick())
+    await stops.request_stop(owner.id, session, turn.turn_id, StopMode.AFTER_STEP, tick())
+    assert not await ports.turns.finish_turn(turn.turn_id, TurnStatus.COMPLETED, tick(), None)  # a stop came
+    assert (await ports.turns.turn_of(owner.id, turn.turn_id)).status is TurnStatus.RUNNING
+    assert await ports.turns.finish_turn(turn.turn_id, TurnStatus.STOPPED, tick(), None, [], "user")
+
+    other = await start_turn(ports.turns, owner.id, session, now=tick())
+    await stops.request_stop(owner.id, session, other.turn_id, StopMode.NOW, tick())
+    # A turn that could not run at all ends failed, stop or no stop.
+    assert await ports.turns.finish_turn(other.turn_id, TurnStatus.FAILED, tick(), None)

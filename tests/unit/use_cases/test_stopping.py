@@ -8,6 +8,7 @@ from uuid import UUID
 
 import pytest
 
+from adapters.polling_stops import PollingStopWatch
 from application.ports.llm import LlmAttempt, LlmRequest, LlmResult
 from application.use_cases.stop_turn import StopTurn
 from domain.errors import NotFound, TurnNotRunning
@@ -205,3 +206,20 @@ async def test_stopping_no_such_turn_is_not_found(tw: TurnWorld) -> None:
     user, session = await capped_session(tw, "ada")
     with pytest.raises(NotFound):
         await stopper(tw).execute(user, session, UUID(int=999), StopMode.NOW)
+
+
+async def test_a_stop_stored_after_the_watch_last_looked_still_ends_the_turn_stopped(tw: TurnWorld) -> None:
+    tw.watch = PollingStopWatch(tw.stop_store, interval_s=3600)  # it never looks in time
+    user, session, turn_id, task, llm = await started_turn(tw, "ada")
+    # Stored by "another process" while the turn's last step runs: the final mark finds it.
+    assert await tw.stop_store.request_stop(user, session, turn_id, StopMode.AFTER_STEP, tw.clock.now())
+    llm.release.set()
+    turn = await asyncio.wait_for(task, 5)
+
+    assert (turn.status, turn.stop_reason) == (TurnStatus.STOPPED, "user")
+    stored = await tw.turns.turn_of(user, turn_id)
+    assert (stored.status, stored.stop_reason) == (TurnStatus.STOPPED, "user")
+    events = tw.db.events[turn_id]
+    assert [e.type for e in events].count("turn_completed") == 1
+    assert events[-1].data["turn"]["status"] == "stopped"
+    assert [e.data["seq"] for e in events] == list(range(1, len(events) + 1))
