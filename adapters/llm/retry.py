@@ -18,11 +18,13 @@ consumed by an attempt that reached the provider, so ids stay unique and the fir
 carries the caller's id.
 
 A `cancel` (a `now` stop) ends the call: before an attempt is sent, nothing is sent; during one, the
-attempt cuts its connection and comes back `cancelled` with what arrived; no retry follows.
+attempt cuts its connection and comes back `cancelled` with what arrived; no retry follows; during the
+wait before a retry, the wait ends at once and nothing more is sent.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -86,8 +88,21 @@ async def run_with_retries(
             break
         if outcome.delivered_text and not (observer is not None and await observer.retract_deltas()):
             break  # readers may have seen this attempt's text: a retry would glue two answers together
-        await sleep(policy.delay_s(retry_number, outcome, rand))
+        await _wait(sleep, policy.delay_s(retry_number, outcome, rand), cancel)
     return LlmResult(text="", attempts=attempts, error=outcome.error)
+
+
+async def _wait(sleep: Sleep, seconds: float, cancel: CallCancel | None) -> None:
+    """The pause before a retry (up to a provider's Retry-After), cut short by a `now` stop."""
+    if cancel is None:
+        await sleep(seconds)
+        return
+    waiting, sleeping = asyncio.ensure_future(cancel.wait()), asyncio.ensure_future(sleep(seconds))
+    try:
+        await asyncio.wait({waiting, sleeping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiting.cancel()
+        sleeping.cancel()
 
 
 def retry_after_s(headers: Mapping[str, str], now: datetime | None = None) -> float | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from datetime import UTC, datetime
 
@@ -143,3 +144,53 @@ async def test_text_a_reader_may_have_seen_is_never_glued_to_a_retry():
 async def test_without_an_observer_streamed_text_is_not_retried():
     result = await run(cut_after_text(), outcome())
     assert not result.ok and len(result.attempts) == 1
+
+
+class Cancel:
+    """A `now` stop that comes while the loop waits for its retry."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.event.is_set()
+
+    async def wait(self) -> None:
+        await self.event.wait()
+
+
+async def test_a_stop_during_the_wait_before_a_retry_sends_nothing_more():
+    cancel = Cancel()
+
+    async def slow_sleep(seconds: float) -> None:
+        await asyncio.sleep(3600)  # a long Retry-After
+
+    asyncio.get_running_loop().call_later(0.01, cancel.event.set)
+    result = await asyncio.wait_for(
+        run_with_retries(
+            scripted(outcome("rate_limited", after=3600), outcome()),
+            first_call_id=FIRST_CALL_ID,
+            policy=RetryPolicy(max_retries=2),
+            sleep=slow_sleep,
+            rand=lambda: 1.0,
+            cancel=cancel,
+        ),
+        5,
+    )
+    assert result.stopped and result.text == ""
+    assert [a.status for a in result.attempts] == ["rate_limited"]  # the one that reached the provider
+
+
+async def test_a_stop_before_the_first_attempt_sends_nothing():
+    cancel = Cancel()
+    cancel.event.set()
+    result = await run_with_retries(
+        scripted(outcome()),
+        first_call_id=FIRST_CALL_ID,
+        policy=RetryPolicy(),
+        sleep=SleepRecorder(),
+        rand=lambda: 1.0,
+        cancel=cancel,
+    )
+    assert result.stopped and result.attempts == []
