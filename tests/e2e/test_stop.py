@@ -232,3 +232,22 @@ async def test_another_users_turn_cannot_be_stopped(api: httpx.AsyncClient, stac
     assert response.status_code == 404
     turn = (await asyncio.wait_for(turn_request, 60)).json()
     assert turn["status"] == "completed" and len(turn["steps"]) == 2
+
+
+async def test_after_step_in_an_orchestrated_turn_still_gets_its_synthesis(api: httpx.AsyncClient) -> None:
+    session_id = await session_of(api, "orchestrator", [(k, "sim-slow") for k in ("ada", "bob", "cy")])
+    turn_request = asyncio.ensure_future(api.post(f"/sessions/{session_id}/turns", json={"message": "Everyone?"}))
+    turn_id = await running_turn(api, session_id)  # ada, the first agent the manager called, is talking
+    assert (
+        await api.post(f"/sessions/{session_id}/turns/{turn_id}/stop", json={"mode": "after_step"})
+    ).status_code == 202
+
+    turn = (await asyncio.wait_for(turn_request, 60)).json()
+    assert (turn["status"], turn["stop_reason"]) == ("stopped", "user")
+    assert [(s["kind"], s["agent_key"], s["status"]) for s in turn["steps"]] == [
+        ("manager", None, "completed"),
+        ("agent", "ada", "completed"),
+        ("synthesis", None, "completed"),  # written from ada's answer; bob and cy never called
+    ]
+    rows = (await api.get("/usage/events", params={"turn_id": turn_id})).json()["items"]
+    assert [r["purpose"] for r in rows] == ["manager", "agent", "synthesis"]
