@@ -165,7 +165,10 @@ class RunTurn:
         run = TurnRun(context=context, events=events, resuming=resume, on_pause=on_pause)
 
         def on_stop(mode: StopMode) -> None:
+            before = run.stop.stop
             run.stop.request(mode, StopReason.USER)
+            if run.stop.stop is not None and run.stop.stop != before:  # heard once per change, however often the watch repeats it
+                log.info("turn stopping", extra={"fields": {"mode": mode.value, "reason": run.stop.stop.reason.value}})
 
         try:
             run.memory = await self._memory.prepare(run)
