@@ -167,7 +167,8 @@ class RunTurn:
         def on_stop(mode: StopMode) -> None:
             before = run.stop.stop
             run.stop.request(mode, StopReason.USER)
-            if run.stop.stop is not None and run.stop.stop != before:  # heard once per change, however often the watch repeats it
+            # Logged once per change, however often the watch repeats it.
+            if run.stop.stop is not None and run.stop.stop != before:
                 log.info("turn stopping", extra={"fields": {"mode": mode.value, "reason": run.stop.stop.reason.value}})
 
         try:
