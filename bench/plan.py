@@ -8,8 +8,8 @@ from bench.memory import LongSession
 from bench.openai_facade import FacadeComparison
 from bench.resilience import Followers, Recovery
 from bench.stats import Sample
-from bench.streams import Streams
 from bench.stop_latency import StopLatency
+from bench.streams import Streams
 
 
 @dataclass

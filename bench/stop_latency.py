@@ -1,8 +1,8 @@
-"""Section 12: how fast a `now` stop closes the provider's connection. A loopback OpenAI-compatible
+"""Section 13: how fast a `now` stop closes the provider's connection. A loopback OpenAI-compatible
 server in the benchmark process streams a word every 50 ms for a minute and timestamps the moment the
 client hangs up; a second `pantheon serve` is configured to call it. Each sample is the time from
 sending `POST …/stop` to that hang-up, with the stop sent to the process running the turn (it acts at
-once) or to another process sharing the database (it learns of the stop by polling)."""
+once) or to another process sharing the database (the running one hears of it by the turn's notice)."""
 
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ async def stop_latency(database_url: str, other_base: str, n: int) -> StopLatenc
     )
     result = StopLatency()
     try:
-        with server(database_url, config=config, log_name="stop-server.log") as (base, _):
+        with server(database_url, config=config, name="stop-server") as (base, _):
             async with (
                 httpx.AsyncClient(base_url=base, timeout=60) as runner,
                 httpx.AsyncClient(base_url=other_base, timeout=60) as other,
@@ -115,14 +115,14 @@ async def stop_latency(database_url: str, other_base: str, n: int) -> StopLatenc
                     result.here.values.append(await _one(runner, runner, room["id"], provider))
                     result.elsewhere.values.append(await _one(runner, other, room["id"], provider))
                     if i % 10 == 9:
-                        log(f"section 12: {i + 1}/{n} stops of each kind")
+                        log(f"section 13: {i + 1}/{n} stops of each kind")
     finally:
         await provider.close()
     return result
 
 
 def main() -> None:
-    """`python -m bench.stop_latency [N]`: section 12 alone, on the bench's own database and server."""
+    """`python -m bench.stop_latency [N]`: section 13 alone, on the bench's own database and server."""
     import contextlib
     import sys
 
@@ -134,7 +134,7 @@ def main() -> None:
         database_url = fresh_database(stack.enter_context(postgres(None)))
         base, _ = stack.enter_context(server(database_url))
         result = asyncio.run(stop_latency(database_url, base, n))
-    rows = [sample_row("12a", result.here), sample_row("12b", result.elsewhere)]
+    rows = [sample_row("13a", result.here), sample_row("13b", result.elsewhere)]
     print("\n".join(table(["#", "measurement", "n", "p50 ms", "p95 ms", "note"], rows, right={2, 3, 4})))
 
 

@@ -242,7 +242,8 @@ class Container(containers.DeclarativeContainer):
     )
     event_store = providers.Singleton(PostgresTurnEventStore, pool)
     stop_store = providers.Singleton(PostgresStopStore, pool)
-    stop_watch = providers.Singleton(PollingStopWatch, stop_store)  # stops stored by any process reach ours
+    # Stops stored by any process reach ours: by the turn's notice, else by polling.
+    stop_watch = providers.Singleton(PollingStopWatch, stop_store, signals=turn_signals)
     run_turn = providers.Singleton(
         RunTurn,
         turn_store,

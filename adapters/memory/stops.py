@@ -25,6 +25,8 @@ class MemoryStopStore:
         if row.status is TurnStatus.RUNNING:
             row.stop_mode = StopMode.NOW if row.stop_mode is StopMode.NOW else mode
             row.stop_requested_at = row.stop_requested_at or at
+            for hook in list(self._db.event_hooks):  # the notice PostgreSQL sends (adapters/postgres/stops.py)
+                hook(turn_id, None)
         return row.status
 
     async def stop_requests(self, turn_ids: list[UUID]) -> dict[UUID, StopMode]:

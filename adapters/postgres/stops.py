@@ -8,11 +8,14 @@ from uuid import UUID
 
 from psycopg_pool import AsyncConnectionPool
 
+from adapters.postgres.signals import CHANNEL
 from domain.stopping import StopMode
 from domain.turns import TurnStatus
 
 # Scoped by the caller in SQL (invariant 5); `now` is never downgraded, the first request's time stays.
-REQUEST_STOP = """
+# A stored stop sends the turn's notice without a seq ("something else changed", adapters/postgres/
+# signals.py): the process running the turn hears it at once; its followers only read again.
+REQUEST_STOP = f"""
 WITH target AS (
     SELECT t.id, t.status FROM turns t JOIN rooms r ON r.id = t.room_id AND r.deleted_at IS NULL
     WHERE t.id = %(turn_id)s AND t.session_id = %(session_id)s AND t.user_id = %(user_id)s
@@ -21,8 +24,10 @@ WITH target AS (
                      stop_requested_at = coalesce(stop_requested_at, %(at)s)
     WHERE id = (SELECT id FROM target) AND status = 'running'
     RETURNING id
+), notice AS (
+    SELECT pg_notify('{CHANNEL}', id::text || ':') FROM stored
 )
-SELECT status, EXISTS (SELECT 1 FROM stored) AS stored FROM target
+SELECT status, EXISTS (SELECT 1 FROM stored) AS stored, (SELECT count(*) FROM notice) AS notices FROM target
 """
 # A turn finished since the read above (it matched no row): its status now.
 SELECT_STATUS = "SELECT status FROM turns WHERE id = %(turn_id)s"

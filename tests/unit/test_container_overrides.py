@@ -10,6 +10,7 @@ from psycopg_pool import PoolTimeout
 
 from adapters.llm.catalog import CatalogError
 from adapters.llm.simulated import SimulatedLlm
+from adapters.memory.signals import MemoryTurnEventSignals
 from adapters.memory.stops import MemoryStopStore
 from adapters.memory.stores import (
     MemoryAgentStore,
@@ -55,6 +56,7 @@ def fake_container() -> tuple[Container, MemoryDatabase]:
     container.wallet_store.override(providers.Object(MemoryWalletStore(db)))
     container.admin_store.override(providers.Object(MemoryAdminStore(db)))
     container.stop_store.override(providers.Object(MemoryStopStore(db)))
+    container.turn_signals.override(providers.Object(MemoryTurnEventSignals(db)))
     container.llm.override(providers.Object(SimulatedLlm()))
     container.runner.override(providers.Object(SequentialTurnRunner()))
     container.db_health.override(providers.Object(DatabaseHealth(DownPool())))  # never probed in these tests

@@ -10,8 +10,10 @@ from decimal import Decimal
 import msgspec
 import pytest
 
+from adapters.memory.signals import MemoryTurnEventSignals
 from adapters.memory.stops import MemoryStopStore
 from adapters.polling_stops import PollingStopWatch
+from adapters.postgres.signals import PostgresTurnEventSignals
 from adapters.postgres.stops import PostgresStopStore
 from application.ports.stops import StopStore
 from domain.stopping import StopMode, StopReason, TurnCaps
@@ -114,3 +116,29 @@ async def test_the_final_mark_refuses_a_turn_whose_stop_it_does_not_account_for(
     await stops.request_stop(owner.id, session, other.turn_id, StopMode.NOW, tick())
     # A turn that could not run at all ends failed, stop or no stop.
     assert await ports.turns.finish_turn(other.turn_id, TurnStatus.FAILED, tick(), None)
+
+
+async def test_a_stored_stop_is_heard_by_its_notice_without_waiting_for_a_poll(
+    ports: TurnPorts, stops: StopStore, request: pytest.FixtureRequest
+) -> None:
+    if request.node.callspec.params["ports"] == "memory":
+        signals = MemoryTurnEventSignals(ports.turns._db)  # type: ignore[attr-defined]
+    else:
+        signals = PostgresTurnEventSignals(request.getfixturevalue("database_url"))
+        await signals.open()
+    try:
+        owner, _, session = await a_session(ports, "ada")
+        turn = await start_turn(ports.turns, owner.id, session, now=tick())
+        heard: list[StopMode] = []
+        watch = PollingStopWatch(stops, interval_s=3600, signals=signals)  # its poll never comes in time
+        await watch.watch(turn.turn_id, heard.append)
+        await stops.request_stop(owner.id, session, turn.turn_id, StopMode.NOW, tick())  # "another process"
+        for _ in range(500):
+            if heard:
+                break
+            await asyncio.sleep(0.01)
+        assert heard == [StopMode.NOW]
+        watch.unwatch(turn.turn_id)
+    finally:
+        if isinstance(signals, PostgresTurnEventSignals):
+            await signals.close()
