@@ -12,8 +12,9 @@ import msgspec
 from domain.errors import ValidationFailed
 from domain.model import Mode, Room
 from domain.planning import next_step
-from domain.pricing import PricingVersion, price_call
+from domain.pricing import PricingVersion
 from domain.turns import PlannedStep, RosterEntry, StepKind, TurnStep
+from domain.wallet import worst_case
 
 # The largest caps a room accepts: beyond them a cap means nothing (and a typo is more likely).
 MAX_CREDITS_CAP = Decimal("1000000")
@@ -170,9 +171,9 @@ def next_step_stopping(
 
 
 def worst_case_credits(pricing: PricingVersion, alias: str, estimated_input: int, max_output: int) -> Decimal:
-    """What one call may cost at most: its estimated prompt, all fresh, plus the request's output limit,
-    priced by the turn's pricing version (the figure a wallet reserves before the call)."""
-    return price_call(pricing, alias, estimated_input, 0, max_output).credits_burned
+    """What one call may cost at most: the very figure the wallet reserves before the call (its
+    estimated prompt, all fresh, plus the request's output limit, priced by the turn's version)."""
+    return worst_case(pricing, alias, estimated_input, max_output)
 
 
 def fits_credit_cap(

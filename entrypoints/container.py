@@ -13,8 +13,8 @@ from adapters.caching import CachedHistoryStore, CachedPricingStore, CachedUserS
 from adapters.langgraph.runner import Durability, LangGraphTurnRunner
 from adapters.llm.catalog import Catalog, CatalogError, load_catalog
 from adapters.llm.router import LlmRouter, build_llm_clients
-from adapters.postgres.admin import PostgresAdminStore
 from adapters.polling_stops import PollingStopWatch
+from adapters.postgres.admin import PostgresAdminStore
 from adapters.postgres.agents import PostgresAgentStore
 from adapters.postgres.checkpointer import open_checkpointer, prune_finished_threads
 from adapters.postgres.conversations import PostgresConversationStore

@@ -178,6 +178,10 @@ async def test_stop_now_closes_the_provider_connection_and_bills_the_cut_call_on
         assert 0 < row["input_tokens_fresh"] < 1234
     assert Decimal(row["credits_burned"]) > 0 and Decimal(turn["usage"]["credits"]) == Decimal(row["credits_burned"])
     assert turn["usage"]["llm_calls"] == 1
+    debits = [t for t in (await api.get("/credits/transactions")).json()["items"] if t["kind"] == "debit"]
+    assert [(t["llm_call_event_id"], Decimal(t["amount"])) for t in debits] == [
+        (row["id"], -Decimal(row["credits_burned"]))
+    ]  # the wallet paid for the cut call once
 
     events = await all_events(api, session_id, turn_id)
     completed = [e["data"] for e in events if e["event"] == "step_completed"]

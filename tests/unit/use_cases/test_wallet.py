@@ -27,7 +27,7 @@ class RetryingLlm:
     def __init__(self) -> None:
         self.sent: list[str] = []
 
-    async def stream(self, request: LlmRequest, on_delta=None, observer=None) -> LlmResult:
+    async def stream(self, request: LlmRequest, on_delta=None, observer=None, cancel=None) -> LlmResult:
         attempts = []
         for call_id in (request.first_call_id, str(uuid.uuid4())):
             await observer.attempt_started(call_id)  # may raise CallRefused: then nothing more is sent
@@ -73,6 +73,7 @@ def wired(tw: TurnWorld, llm: object) -> tuple[SendMessage, MemoryWalletStore]:
         tw.patience,
         tw.clock,
         tw.ids,
+        tw.watch,
     )
     return SendMessage(tw.turns, tw.pricing, tw.catalog, run, tw.clock, tw.ids, memory=memory), wallet
 
