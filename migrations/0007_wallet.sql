@@ -1,6 +1,6 @@
 -- Wallets: credits granted and debited (append-only transactions), reservations held before each
 -- call attempt, monthly caps, the admin role, suspension, and the audit log of admin writes.
--- depends: 0005_orchestrator
+-- depends: 0006_memory
 
 ALTER TABLE users ADD COLUMN role text NOT NULL DEFAULT 'user' CHECK (role IN ('user', 'admin'));
 ALTER TABLE users ADD COLUMN suspended_at timestamptz;

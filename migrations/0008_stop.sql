@@ -1,6 +1,6 @@
 -- Stopping a turn and caps per turn: a room's caps, a turn's snapshot of them, the stop asked for
 -- (written by whichever process receives it, read by the one running the turn) and why it stopped.
--- depends: 0005_orchestrator
+-- depends: 0007_wallet
 
 ALTER TABLE rooms ADD COLUMN max_credits_per_turn numeric(20, 4)
     CHECK (max_credits_per_turn > 0);

@@ -3,7 +3,7 @@
 -- per turn, in the writing transaction, so the notice is delivered when (and only if) it commits.
 -- Ids only: a payload must stay under 8000 bytes, and readers fetch the events themselves. Deleting a
 -- room notifies its running turns too (see below).
--- depends: 0005_orchestrator
+-- depends: 0008_stop
 
 CREATE FUNCTION pantheon_notify_turn_events() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE

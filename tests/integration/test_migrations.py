@@ -95,3 +95,12 @@ def test_checkpointer_tables_exist(database_url: str) -> None:
     with psycopg.connect(database_url) as conn:
         names = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname='public'")}
     assert {"checkpoints", "checkpoint_blobs", "checkpoint_writes"} <= names
+
+
+def test_the_migrations_form_one_chain_in_number_order() -> None:
+    """Each migration depends on the one numbered before it, so every database applies (and rolls back)
+    them in the same order."""
+    names = sorted(p.stem for p in (ROOT / "migrations").glob("*.sql") if not p.name.endswith(".rollback.sql"))
+    for before, after in zip(names, names[1:], strict=False):
+        header = (ROOT / "migrations" / f"{after}.sql").read_text()
+        assert f"-- depends: {before}\n" in header, after
