@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import psycopg
@@ -101,6 +102,6 @@ def test_the_migrations_form_one_chain_in_number_order() -> None:
     """Each migration depends on the one numbered before it, so every database applies (and rolls back)
     them in the same order."""
     names = sorted(p.stem for p in (ROOT / "migrations").glob("*.sql") if not p.name.endswith(".rollback.sql"))
-    for before, after in zip(names, names[1:], strict=False):
+    for before, after in itertools.pairwise(names):
         header = (ROOT / "migrations" / f"{after}.sql").read_text()
         assert f"-- depends: {before}\n" in header, after
