@@ -114,13 +114,14 @@ class RememberSession:
         last: Summary | None = (
             await durable(lambda: self._memory.latest_summary(turn.session_id)) if known is False else known
         )
-        # One more than is kept, to know whether older unfolded turns were left unread.
+        # The newest turns, as the history cache keeps them; the unfolded ones among them are the raw
+        # history. Indices are gapless, so whether older unfolded turns were left unread is arithmetic.
         read: list[HistoryTurn] = await durable(
-            lambda: self._history.recent(turn.session_id, before_index=turn.turn_index, limit=HISTORY_TURNS + 1)
+            lambda: self._history.recent(turn.session_id, before_index=turn.turn_index, limit=HISTORY_TURNS)
         )
         folded = last.through_turn_index if last else -1
         raw = [t for t in read if t.turn_index > folded]
-        return last, raw[:HISTORY_TURNS], len(raw) > HISTORY_TURNS
+        return last, raw, turn.turn_index - 1 - folded > len(raw)
 
     def _window(self, alias: str) -> int | None:
         spec = self._catalog.spec(alias)

@@ -234,3 +234,15 @@ async def test_pinned_parts_are_in_every_call_however_long_the_session(tw: TurnW
             assert system.role == "system" and "You are " in system.content
             assert current.role == "user" and current.content.endswith(f"what is the next risk to check, and why {i}?")
             assert ("Summary of the conversation so far" in system.content) is summarised
+
+
+async def test_unfolded_turns_older_than_the_read_window_show_as_history_truncated(tw: TurnWorld, sim: RecordingSim):
+    user, session = await council(tw, "ada", goal=f"Plan well. {SUMMARY_FAILS}")  # no summary ever lands
+    turns = [await talk(tw, user, session, f"Step {i}?") for i in range(23)]
+    actions = {
+        turn.turn_index: next(a.actions for a in tw.db.audits.values() if a.turn_id == turn.id and a.step_index == 0)
+        for turn in turns
+    }
+    assert all("history_truncated" not in actions[i] for i in range(21))  # turns 0–19 are all read
+    assert all("history_truncated" in actions[i] for i in (21, 22))
+    assert len([m for m in sim.requests[-1].messages if m.role == "user"]) == 21  # 20 raw turns + the message
