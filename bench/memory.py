@@ -40,22 +40,37 @@ async def long_session(api: Api, turns: int = 300, window: int = 20) -> LongSess
         return None  # a server started elsewhere (--url) without the bench's config
     room = await api.room("roundtable", 2, model=SMALL_ALIAS)
     (session,) = await api.sessions(room, 1)
+    # Each turn of the long session is followed by a control turn on a short session (<= 5 turns, no
+    # summary yet), so that a change of background load shows in the control figures, not as growth.
+    controls = await api.sessions(room, -(-turns // 5))
     latencies: list[float] = []
+    control: list[float] = []
     errors = 0
     for i in range(turns):
-        elapsed, ok = await api.turn(session, f"Point {i}: which risk of the launch should we weigh next, and why?")
+        text = f"Point {i}: which risk of the launch should we weigh next, and why?"
+        elapsed, ok = await api.turn(session, text)
         latencies.append(elapsed)
         errors += not ok
-    rows = await ledger(api, session)
+        elapsed, ok = await api.turn(controls[i // 5], text)
+        control.append(elapsed)
+        errors += not ok
+    rows = await ledger(api, session)  # the long session's calls only
     budget = compute_budget(SMALL_WINDOW).input_budget
     agent_rows = [r for r in rows if r["purpose"] == "agent"]
     prompts = [r["input_tokens_fresh"] + r["input_tokens_cached"] for r in agent_rows]
+
+    def note(part: list[float]) -> str:
+        return f"control turns on short sessions at the same time: p50 {Sample('', part).p50:.2f} ms"
+
     return LongSession(
-        first=Sample(f"long session (2 agents, {SMALL_ALIAS}), turns 1-{window}", latencies[:window]),
+        first=Sample(
+            f"long session (2 agents, {SMALL_ALIAS}), turns 1-{window}", latencies[:window], note=note(control[:window])
+        ),
         last=Sample(
             f"long session (2 agents, {SMALL_ALIAS}), turns {turns - window + 1}-{turns}",
             latencies[-window:],
             errors=errors,
+            note=note(control[-window:]),
         ),
         calls=len(rows),
         summary_calls=sum(r["purpose"] == "summary" for r in rows),
