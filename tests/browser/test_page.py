@@ -427,7 +427,7 @@ def test_fields_of_features_not_built_yet_render_when_they_appear(page: Page, se
     steps = bubbles(page)
     assert [(s["kind"], s["status"]) for s in steps] == [("agent", "stopped"), ("critique", "completed")]
     assert "stopped" in steps[0]["head"] and "critique" in steps[1]["head"]
-    expect(page.locator(".turn-status").last).to_have_text("Stopped (credit cap)")
+    expect(page.locator(".turn-status").last).to_have_text("Stopped: credit cap reached")
 
 
 def test_a_turn_started_elsewhere_is_followed_from_its_first_event(page: Page, server: Server) -> None:

@@ -16,6 +16,13 @@ const MODES = {
   orchestrator: "a manager model picks who answers next and ends with a synthesis",
 };
 
+// The room's caps per turn: the API field, its input, and how a typed value is sent.
+const CAPS = [
+  { field: "max_credits_per_turn", input: "cap-credits", decimal: true, shown: (v) => `${credits(v)} credits` },
+  { field: "max_agent_calls_per_turn", input: "cap-calls", shown: (v) => `${v} agent call${v === 1 ? "" : "s"}` },
+  { field: "max_turn_seconds", input: "cap-seconds", shown: (v) => `${v} s` },
+];
+
 const state = {
   me: null, models: [], rooms: [], room: null, agents: [], sessions: [], session: null,
   turns: [], olderCursor: null, follower: null, liveNode: null, editing: null,
@@ -222,6 +229,9 @@ function renderRoom() {
   if (!room) return;
   $("room-name").textContent = room.name;
   $("room-goal").textContent = room.goal || "No goal set.";
+  const caps = CAPS.filter((c) => room[c.field] !== null && room[c.field] !== undefined).map((c) => c.shown(room[c.field]));
+  $("room-caps").textContent = caps.length ? `Caps per turn: ${caps.join(" · ")}` : "";
+  show($("room-caps"), caps.length > 0);
   renderModes();
   renderAgents();
   renderSessions();
@@ -280,6 +290,8 @@ function toggleSettings(open) {
   if (!open) return;
   $("room-name-input").value = state.room.name;
   $("room-goal-input").value = state.room.goal || "";
+  for (const cap of CAPS) $(cap.input).value = state.room[cap.field] ?? "";
+  capErrors(null);
   const { select, hint } = modelSelect("room-manager-input", state.room.manager_model, { allowDefault: true });
   select.name = "manager_model";
   $("room-manager-input").replaceWith(select);
@@ -288,17 +300,50 @@ function toggleSettings(open) {
   $("room-name-input").focus();
 }
 
+// An empty cap is no cap (null). Whole numbers go as numbers; anything else is sent as typed, for
+// the server to refuse beside its field (the page does not keep a second copy of the rules).
+function capValue(cap) {
+  const text = $(cap.input).value.trim();
+  if (!text) return null;
+  if (cap.decimal) return text;
+  return /^\d+$/.test(text) ? Number(text) : text;
+}
+
+// Shows each field's refusal beside it (422 `extra[].key`); false when none named a cap field.
+function capErrors(error) {
+  let placed = false;
+  for (const cap of CAPS) {
+    const box = $(`${cap.input}-error`);
+    const problem = (Array.isArray(error?.extra) ? error.extra : []).find((e) => String(e?.key ?? "").split(".").pop() === cap.field);
+    box.textContent = problem ? capMessage(cap, problem) : "";
+    $(cap.input).setAttribute("aria-invalid", String(!!problem));
+    if (problem && !placed) { $(cap.input).focus(); placed = true; }
+  }
+  return placed;
+}
+
+function capMessage(cap, problem) {
+  const hint = $(`${cap.input}-hint`).textContent;
+  return `Not accepted: ${problem.message || "invalid value"}. ${hint}`;
+}
+
 async function saveSettings(event) {
   event.preventDefault();
-  await guarded(async () => {
+  formError("room-settings-error", null);
+  capErrors(null);
+  try {
     const body = { name: $("room-name-input").value, goal: $("room-goal-input").value };
     body.manager_model = $("room-manager-input").value || null;
+    for (const cap of CAPS) body[cap.field] = capValue(cap);
     state.room = await patch(`/rooms/${state.room.id}`, body);
     updateRoomInList();
     renderRoom();
     toggleSettings(false);
     notify("Room saved.");
-  }, "room-settings-error");
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) return;
+    if (!(error instanceof ApiError && capErrors(error))) formError("room-settings-error", error);
+  }
 }
 
 async function deleteRoom() {
@@ -528,10 +573,55 @@ function setRunning(running) {
   $("send").disabled = running;
   $("send").textContent = running ? "Answering…" : "Send";
   $("composer").classList.toggle("busy", running);
+  renderStop();
+}
+
+// ---- stopping a running turn ----------------------------------------------------------------
+
+// The Stop buttons show while a turn runs (in every mode, also one resumed after a reload). They
+// wait for the turn's id (its first event); once a stop is asked they say "Stopping…" until the
+// turn's events end. aria-disabled, not disabled, so the focused button keeps the focus.
+function renderStop() {
+  const model = state.follower?.model;
+  const group = $("stop-controls");
+  const wasInside = group.contains(document.activeElement);
+  show(group, !!model);
+  const ready = !!model?.id && !model.stopping;
+  for (const button of group.querySelectorAll("button")) {
+    button.setAttribute("aria-disabled", String(!ready));
+    button.classList.toggle("pressed", model?.stopping === button.dataset.mode);
+  }
+  $("stop-status").textContent = !model ? "" : model.stopping
+    ? (model.stopping === "now" ? "Stopping now…" : "Stopping after this step…") : "";
+  if (!model && wasInside) $("message").focus(); // the buttons went away under the keyboard
+}
+
+async function stopTurn(mode) {
+  const follower = state.follower;
+  const model = follower?.model;
+  if (!model?.id || model.stopping) return;
+  model.stopping = mode;
+  renderStop();
+  drawLive(model);
+  try {
+    await post(`/sessions/${model.sessionId}/turns/${model.id}/stop`, { mode });
+  } catch (error) {
+    if (error instanceof ApiError && error.code === "turn_not_running") {
+      // It ended on its own meanwhile: nothing to stop, its last events are on their way.
+      notify("The turn had already finished.");
+      return;
+    }
+    if (state.follower !== follower) return;
+    model.stopping = null;
+    renderStop();
+    drawLive(model);
+    if (!(error instanceof ApiError && error.status === 401)) notify(`Could not stop the turn: ${describe(error)}`, "error");
+  }
 }
 
 let frame = null;
 function drawLive(model) {
+  renderStop();
   if (frame) return;
   frame = requestAnimationFrame(() => {
     frame = null;
@@ -566,6 +656,7 @@ async function turnEnded(model) {
   const node = renderTurn(model);
   if (state.liveNode?.isConnected) state.liveNode.replaceWith(node);
   state.liveNode = null;
+  renderStop();
   state.turns.push(model);
   renderHistory();
   scrollToEnd(true);
@@ -767,6 +858,9 @@ function bind() {
   });
   $("new-session").addEventListener("click", newSession);
   $("composer").addEventListener("submit", send);
+  for (const button of $("stop-controls").querySelectorAll("button")) {
+    button.addEventListener("click", () => stopTurn(button.dataset.mode));
+  }
   const box = $("message");
   box.addEventListener("keydown", composerKeys);
   box.addEventListener("input", updateTags);

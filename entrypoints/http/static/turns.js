@@ -25,6 +25,7 @@ export function modelFromTurn(turn) {
     stopReason: turn.stop_reason ?? null,
     orchestration: turn.orchestration ?? null,
     error: null,
+    stopping: null, // the stop mode asked for while the turn still runs
     lastSeq: 0,
     connection: "idle",
   };
@@ -118,6 +119,10 @@ function stepBubble(step) {
     running ? h("span", { class: "chip status running", "aria-label": "answering" }, h("span", { class: "dots", "aria-hidden": "true" }), "answering")
       : step.status && step.status !== "completed" ? h("span", { class: `chip status status-${step.status}` }, step.status) : null,
   );
+  // A stopped step keeps what it had written; a line under it says the rest was never asked for.
+  const cut = step.status === "stopped"
+    ? h("p", { class: "stopped-note muted small" }, step.text ? "Stopped here: the text above is what it had written." : "Stopped before it wrote anything.")
+    : null;
   const body = h("div", { class: "md" });
   const decision = step.decision;
   if (kind === "manager" && decision) {
@@ -140,15 +145,28 @@ function stepBubble(step) {
     class: ["bubble", "step", `kind-${kind}`, `status-${step.status || "unknown"}`, step.agent_key ? `hue-${hueOf(step.agent_key)}` : ""],
     dataset: { index: String(step.index), kind, status: step.status || "", agent: step.agent_key || "" },
     "aria-busy": running ? "true" : "false",
-  }, head, instruction, body, error, foot);
+  }, head, instruction, body, cut, error, foot);
 }
+
+// Why a turn stopped, in words; a reason this page does not know yet still shows under its own name.
+const STOP_REASON = {
+  user: "by you",
+  credit_cap: "credit cap reached",
+  call_cap: "agent call cap reached",
+  time_cap: "time cap reached",
+};
 
 function statusText(model) {
   if (model.status === "running") {
     if (model.connection === "reconnecting") return "Connection lost — reconnecting…";
+    if (model.stopping) return "Stopping…";
     return "The council is answering…";
   }
-  const base = { completed: "Completed", partial: "Partial: some steps failed", failed: "Failed", stopped: "Stopped" }[model.status] || model.status;
+  if (model.status === "stopped") {
+    if (model.stopReason === "user") return "Stopped by you";
+    return model.stopReason ? `Stopped: ${STOP_REASON[model.stopReason] || model.stopReason.replace(/_/g, " ")}` : "Stopped";
+  }
+  const base = { completed: "Completed", partial: "Partial: some steps failed", failed: "Failed" }[model.status] || model.status;
   return model.stopReason ? `${base} (${model.stopReason.replace(/_/g, " ")})` : base;
 }
 
