@@ -119,7 +119,7 @@ function stepBubble(step) {
     running ? h("span", { class: "chip status running", "aria-label": "answering" }, h("span", { class: "dots", "aria-hidden": "true" }), "answering")
       : step.status && step.status !== "completed" ? h("span", { class: `chip status status-${step.status}` }, step.status) : null,
   );
-  // A stopped step keeps what it had written; a line under it says the rest was never asked for.
+  // A stopped step keeps what it had written, with a line saying the answer was cut there.
   const cut = step.status === "stopped"
     ? h("p", { class: "stopped-note muted small" }, step.text ? "Stopped here: the text above is what it had written." : "Stopped before it wrote anything.")
     : null;
