@@ -19,7 +19,6 @@ from adapters.memory.wallet import MemoryWallets
 from application.ports.events import TurnEvent
 from application.ports.sessions import Message, MessageAt
 from application.ports.turns import CallIntent, ContextAudit, LedgerEntry, TurnContext
-from application.ports.wallet import STARTING_GRANT_KEY
 from domain.errors import AgentKeyTaken, EmailTaken, too_many_agents
 from domain.memory import Summary
 from domain.model import Agent, Mode, Room, Session, User
@@ -108,18 +107,7 @@ class MemoryUserStore:
             raise EmailTaken("A user with this e-mail already exists.")
         self._db.users[user.id] = user
         self._db.keys[key_hash] = user.id
-        self._db.wallets.open(user.id, user.created_at)
-        if starting_credits > 0:
-            self._db.wallets.grant(
-                user.id,
-                "grant",
-                starting_credits,
-                "starting grant",
-                "system",
-                STARTING_GRANT_KEY,
-                user.created_at,
-                user.id,
-            )
+        self._db.wallets.open_with_grant(user.id, user.created_at, starting_credits)
 
     async def forget_user(self, user_id: UUID) -> None:
         """Nothing is cached here."""

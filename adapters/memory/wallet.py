@@ -60,6 +60,12 @@ class MemoryWallets:
     def open(self, user_id: UUID, at: datetime) -> None:
         self.rows.setdefault(user_id, WalletRow(month=month_of(at)))
 
+    def open_with_grant(self, user_id: UUID, at: datetime, starting_credits: Decimal) -> None:
+        """A new user's wallet and its starting grant (none when the grant is 0)."""
+        self.open(user_id, at)
+        if starting_credits > 0:
+            self.grant(user_id, "grant", starting_credits, "starting grant", "system", STARTING_GRANT_KEY, at, user_id)
+
     def grant(
         self,
         user_id: UUID,
@@ -265,18 +271,7 @@ class MemoryAdminStore:
         before = None
         if found is None:
             self._db.users[user.id] = msgspec.structs.replace(user, role="user")
-            self._db.wallets.open(user.id, user.created_at)
-            if starting_credits > 0:
-                self._db.wallets.grant(
-                    user.id,
-                    "grant",
-                    starting_credits,
-                    "starting grant",
-                    "system",
-                    STARTING_GRANT_KEY,
-                    user.created_at,
-                    user.id,
-                )
+            self._db.wallets.open_with_grant(user.id, user.created_at, starting_credits)
             found = self._db.users[user.id]
         else:
             before = self._snapshot(found.id)

@@ -7,7 +7,7 @@ the container's internals, only the public HTTP contract (docs/http-api.md).
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +18,7 @@ from domain.pricing import ModelPrice, PricingVersion
 from entrypoints.container import Container
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
+from tests.support.server_process import Server
 
 API = "/api/v1"
 # The catalog reads these when it loads: the tests must not see a developer's real key or config file.
@@ -115,3 +116,12 @@ async def pricing_of(client: AsyncTestClient, headers: dict[str, str], version: 
             for m in shown["models"]
         },
     )
+
+
+@pytest.fixture
+def servers(database_url: str) -> Iterator[list[Server]]:
+    """Server processes a test starts (it appends them); all stopped when it ends."""
+    started: list[Server] = []
+    yield started
+    for server in started:
+        server.stop()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -13,24 +12,13 @@ import httpx
 import psycopg
 import pytest
 
-from tests.support.server_process import Server
+from tests.support.server_process import Server, api_call
 from tests.support.wallet import wallet_figures
 
 API = "/api/v1"
 
 
-@pytest.fixture
-def servers(database_url: str) -> Iterator[list[Server]]:
-    started: list[Server] = []
-    yield started
-    for server in started:
-        server.stop()
-
-
-def call(server: Server, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any) -> Any:
-    response = httpx.request(method, f"{server.url}{API}{path}", headers=headers, timeout=30, **kwargs)
-    assert response.status_code < 300, response.text
-    return response.json() if response.content else None
+call = api_call
 
 
 def committed_steps(database_url: str, turn_id: str) -> int:

@@ -17,7 +17,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.support.server_process import ROOT, Server
+from tests.support.server_process import ROOT, Server, api_call
 from tests.support.wallet import wallet_figures, wallets_out_of_line
 
 API = "/api/v1"
@@ -42,9 +42,7 @@ def admin_key(database_url: str, email: str) -> str:
 
 
 def call(server: Server, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any) -> Any:
-    response = httpx.request(method, f"{server.url}{API}{path}", headers=headers, timeout=60, **kwargs)
-    assert response.status_code < 300, response.text
-    return response.json() if response.content else None
+    return api_call(server, method, path, headers, timeout=60, **kwargs)
 
 
 def sessions_of(server: Server, auth: dict[str, str], count: int, model: str) -> list[str]:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -58,3 +59,12 @@ class Server:
                 self.process.wait(15)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+
+
+def api_call(
+    server: Server, method: str, path: str, headers: dict[str, str] | None = None, *, timeout: float = 30, **kwargs: Any
+) -> Any:
+    """One request to `server`'s /api/v1, which must succeed (2xx); its JSON body, if any."""
+    response = httpx.request(method, f"{server.url}/api/v1{path}", headers=headers, timeout=timeout, **kwargs)
+    assert response.status_code < 300, response.text
+    return response.json() if response.content else None
