@@ -3,6 +3,7 @@ again, the way an operator's restart or a crash does, while Pantheon keeps runni
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -27,6 +28,10 @@ class StoppablePostgres:
 
     def close(self) -> None:
         self._server.cleanup()
+        # Once a test restarted it with pg_ctl, the server is no longer the one `cleanup` started and
+        # would outlive the suite: stop it by its data folder (an error here means it is down already).
+        with contextlib.suppress(Exception):
+            self._pg_ctl(["-w", "-m", "fast", "stop"])
 
     def _pg_ctl(self, args: list[str]) -> None:
         pg_ctl(args, pgdata=self._server.pgdata, user=self._server.system_user, timeout=60)
