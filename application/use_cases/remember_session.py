@@ -14,7 +14,7 @@ from typing import Any, Literal, TypeVar
 
 from application.context import session_tokens, turn_tokens
 from application.errors import CallRefused, StoreUnavailable
-from application.ledger import attempt_entry, step_usage
+from application.ledger import attempt_entry, recovered_entry, step_usage
 from application.memory import SUMMARY_FORMAT, Memory, summary_messages
 from application.patience import Patience
 from application.ports.catalog import ModelCatalog
@@ -82,6 +82,7 @@ class RememberSession:
             raise
         except Exception:
             log.exception("summary crashed: the turn goes on without it")
+            await self._ledger_cut_attempts(run, durable)
             return kept
         if summary is None:
             return kept
@@ -95,6 +96,24 @@ class RememberSession:
             before_summary=last,
             before_history=raw,
         )
+
+    async def _ledger_cut_attempts(
+        self, run: TurnRun, durable: Callable[[Callable[[], Awaitable[T]]], Awaitable[T]]
+    ) -> None:
+        """A summary call cut by a crash of our own (an attempt may have reached the provider) gets its
+        ledger row now, `cancelled` at 0 credits as recovery would write it, so that no intent of the
+        turn outlives it (invariant 1)."""
+        turn = run.context
+        intents = [i for i in await durable(lambda: self._recorder.open_intents(turn.turn_id)) if i.step_index is None]
+        if not intents:
+            return
+        pricing = await durable(lambda: self._pricing.pricing_version(turn.pricing_version))
+        assert pricing is not None, "a turn always names a published pricing version"
+        now = self._clock.now()
+        entries = [recovered_entry(turn, intent, pricing, self._ids.new_id(), now) for intent in intents]
+        if await durable(lambda: self._recorder.commit_summary(turn.turn_id, None, entries, [])):
+            run.attempts += len(entries)
+            run.overhead.append(step_usage(entries))
 
     async def as_it_stands(self, turn: TurnContext, last: Summary | None) -> Memory:
         """The session as the turn's calls see it when no summary is due (read only, nothing written),

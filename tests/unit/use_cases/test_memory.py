@@ -246,3 +246,25 @@ async def test_unfolded_turns_older_than_the_read_window_show_as_history_truncat
     assert all("history_truncated" not in actions[i] for i in range(21))  # turns 0–19 are all read
     assert all("history_truncated" in actions[i] for i in (21, 22))
     assert len([m for m in sim.requests[-1].messages if m.role == "user"]) == 21  # 20 raw turns + the message
+
+
+class CrashingSummariser(RecordingSim):
+    """Sends the summary attempt (its intent is recorded), then breaks as a bug of our own would."""
+
+    async def stream(self, request, on_delta=None, observer=None, cancel=None):
+        if request.response_format is not None and request.response_format.name == "session_summary":
+            await observer.attempt_started(request.first_call_id)
+            raise RuntimeError("a bug in the summary path")
+        return await super().stream(request, on_delta, observer, cancel)
+
+
+async def test_a_summary_call_cut_by_our_own_crash_is_ledgered_cancelled_and_the_turn_completes(tw: TurnWorld):
+    tw.llm = CrashingSummariser()
+    user, session = await council(tw, "ada")
+    turns = [await talk(tw, user, session, f"Step {i}?") for i in range(9)]
+    assert turns[8].status is TurnStatus.COMPLETED and tw.db.summaries == []
+    [row] = summary_rows(tw, turns[8].id)
+    assert (row.status, row.step_index, row.credits_burned) == ("cancelled", None, Decimal("0.0000"))
+    assert row.input_tokens_fresh > 0  # the estimated prompt it may have cost us
+    assert not tw.db.intents  # no paid attempt is left without its row (invariant 1)
+    assert turns[8].usage.llm_calls == 2
