@@ -20,6 +20,7 @@ from uuid import UUID
 from application.ports.pricing import PricingStore
 from application.ports.turns import HistoryStore, HistoryTurn
 from application.ports.users import UserStore
+from application.steps import HISTORY_TURNS
 from domain.model import User
 from domain.pricing import PricingVersion
 from domain.wallet import ZERO
@@ -28,7 +29,8 @@ KEY_TTL_S = 30.0
 KEY_CACHE_SIZE = 10_000
 ACTIVE_TTL_S = 2.0
 HISTORY_SESSIONS = 1000
-HISTORY_KEEP = 20  # turns of history kept per session: the most a step reads
+# Turns of history kept per session: exactly what a turn reads, so that its read is always served here.
+HISTORY_KEEP = HISTORY_TURNS
 
 
 class CachedUserStore:

@@ -268,3 +268,23 @@ async def test_a_summary_call_cut_by_our_own_crash_is_ledgered_cancelled_and_the
     assert row.input_tokens_fresh > 0  # the estimated prompt it may have cost us
     assert not tw.db.intents  # no paid attempt is left without its row (invariant 1)
     assert turns[8].usage.llm_calls == 2
+
+
+async def test_the_history_a_turn_reads_for_its_memory_is_served_by_the_cache(tw: TurnWorld, sim: RecordingSim):
+    from adapters.caching import CachedHistoryStore
+
+    reads: list[int] = []  # after_index of each read that reached the store (-1: a whole window)
+    inner = tw.history
+
+    class Counting:
+        async def recent(self, session_id, *, before_index, limit, after_index=-1):
+            reads.append(after_index)
+            return await inner.recent(session_id, before_index=before_index, limit=limit, after_index=after_index)
+
+    tw.history = CachedHistoryStore(Counting())  # type: ignore[assignment]
+    user, session = await council(tw, "ada")
+    for i in range(30):
+        await talk(tw, user, session, f"Step {i}?")
+    # One read per turn reaches the store (the opening hold's and the run's are one), and after the
+    # first turns it asks only for the turn that came since, never the whole window again.
+    assert len(reads) == 30 and reads[2:] == list(range(0, 28))
